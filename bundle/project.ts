@@ -1,0 +1,46 @@
+/**
+ * The two steps every way of running a project shares (serve, local
+ * deployment, build): get its manifest, and compile its modules into a run
+ * dir.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { readManifest, type Manifest } from '../runtime/manifest.js';
+import { compileRunDir } from './compile.js';
+
+/** Where `agentix gen` writes by default, relative to the project. */
+export const GEN_DIR = 'agentix-gen';
+/** Where serve and the local deployment compile the project, relative to it. */
+export const RUN_DIR = join('.agentix', 'run');
+
+/** An error whose message is already fit for a user (the CLI prints it without a stack). */
+export function friendly(message: string): Error {
+  return Object.assign(new Error(message), { friendly: true });
+}
+
+/**
+ * Generates the manifest (the compiler writes agentix-gen/) or, with
+ * `generate: false`, reads the one already there.
+ */
+export async function loadProjectManifest(projectDir: string, opts: { generate: boolean }): Promise<Manifest> {
+  if (!existsSync(projectDir)) throw friendly(`project directory ${projectDir} does not exist`);
+  const file = join(projectDir, GEN_DIR, 'manifest.json');
+  if (!opts.generate) {
+    if (!existsSync(file)) throw friendly(`${file} does not exist: run agentix gen ${projectDir} first`);
+    return readManifest(file);
+  }
+  const { generate } = await import('../codegen/index.js');
+  const result = await generate({ projectDir, write: true });
+  return result.manifest;
+}
+
+/** Compiles the project into `<projectDir>/.agentix/run` and returns that path. */
+export async function prepareRunDir(projectDir: string, manifest: Manifest): Promise<string> {
+  const runDir = join(projectDir, RUN_DIR);
+  try {
+    await compileRunDir({ projectDir, manifest, runDir, external: 'packages' });
+  } catch (err) {
+    throw friendly(`compiling ${projectDir} failed: ${(err as Error).message}`);
+  }
+  return runDir;
+}

@@ -1,0 +1,56 @@
+/**
+ * The deployment boundary: where a bundle runs. Backends are structural (no
+ * base class), take no constructor arguments and read their configuration from
+ * the environment, failing fast in the constructor when something is missing.
+ */
+
+export interface SandboxConfig {
+  /** Task image the sandbox starts from (ignored by `local`). */
+  image: string;
+  /** Bundle image `name:tag` from `agentix build` (for `local`: a project directory). */
+  bundle: string;
+  /** OCI platform, e.g. `linux/amd64`; must match the bundle's. */
+  platform?: string;
+  /** Extra environment for the runtime and the user code. */
+  env?: Record<string, string>;
+  /** Working directory of the user code (default: the task image's). */
+  workdir?: string;
+  /** User to run as, `uid[:gid]` or a name the task image knows. */
+  user?: string;
+  /** CPU limit in cores (fractions allowed). */
+  cpus?: number;
+  /** Memory limit in bytes. */
+  memoryBytes?: number;
+  /** How long to wait for the runtime to answer /health (default 30 s). */
+  startupTimeoutMs?: number;
+  /** Extra labels on what the deployment creates. */
+  labels?: Record<string, string>;
+}
+
+export interface Sandbox {
+  id: string;
+  /** `ws://127.0.0.1:PORT` — what `RuntimeClient.connect` takes. */
+  runtimeUrl: string;
+  /** The sandbox's AGENTIX_TOKEN. */
+  token: string;
+}
+
+export type SandboxState = 'creating' | 'running' | 'exited' | 'deleted' | 'unknown';
+
+export interface SandboxInfo {
+  id: string;
+  state: SandboxState;
+  /** When the sandbox was created. */
+  created: Date;
+  image: string;
+  bundle: string;
+  runtimeUrl?: string;
+}
+
+export interface Deployment {
+  create(config: SandboxConfig): Promise<Sandbox>;
+  delete(id: string): Promise<void>;
+  get(id: string): Promise<SandboxInfo>;
+}
+
+export type DeploymentClass = new () => Deployment;

@@ -1,0 +1,104 @@
+/** Cancellation reaches the function: abort signals, deadlines, and breaking out of for-await. */
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RemoteError, RuntimeClient } from '../../index.js';
+import { eventually, repoRoot, serve, type Served } from '../support/serve.js';
+
+const project = `${repoRoot}/fixtures/runtime`;
+let server: Served;
+let client: RuntimeClient;
+let dir: string;
+const marker = (name: string) => join(dir, name);
+const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : '');
+
+const cancel = suite('runtime cancellation');
+cancel.before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'agentix-cancel-'));
+  server = await serve(project, { noGen: true });
+  client = await RuntimeClient.connect(server.url, { token: server.token });
+});
+cancel.after(async () => {
+  await client?.close();
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+cancel('aborting the signal rejects at once with CANCELLED and aborts currentSignal() in the worker', async () => {
+  const file = marker('abort');
+  const ac = new AbortController();
+  const pending = client.call('waitForCancel', [file], { signal: ac.signal });
+  await new Promise((r) => setTimeout(r, 100));
+  ac.abort();
+  const err = (await pending.catch((e) => e)) as RemoteError;
+  assert.instance(err, RemoteError);
+  assert.is(err.code, 'CANCELLED');
+  assert.ok(await eventually(() => read(file).includes('aborted:AbortError')), `worker saw the abort: ${read(file)}`);
+});
+
+cancel('an already aborted signal never sends the call', async () => {
+  const ac = new AbortController();
+  ac.abort();
+  const err = (await client.call('run', ['x'], { signal: ac.signal }).catch((e) => e)) as RemoteError;
+  assert.is(err.code, 'CANCELLED');
+});
+
+cancel('a timeout rejects with DEADLINE_EXCEEDED and the server aborts the function too', async () => {
+  const file = marker('deadline');
+  const err = (await client.call('waitForCancel', [file], { timeoutMs: 150 }).catch((e) => e)) as RemoteError;
+  assert.is(err.code, 'DEADLINE_EXCEEDED');
+  assert.ok(await eventually(() => read(file).includes('aborted:TimeoutError')), `worker saw the deadline: ${read(file)}`);
+});
+
+cancel('a call within its deadline is unaffected', async () => {
+  assert.is(await client.call('sleep', [20], { timeoutMs: 5000 }), 'slept 20');
+});
+
+cancel('breaking out of for-await runs the remote generator\'s finally', async () => {
+  const file = marker('finally');
+  let n = 0;
+  for await (const x of client.stream<number>('endless', [file])) {
+    if (++n === 10) break;
+    assert.is(x, n - 1);
+  }
+  assert.ok(await eventually(() => read(file).includes('finally')), 'finally ran in the worker');
+  assert.is(await client.call('run', ['next']), 'hello next');
+});
+
+cancel('aborting a stream ends iteration with CANCELLED and runs the generator\'s finally', async () => {
+  const file = marker('stream-abort');
+  const ac = new AbortController();
+  const seen: number[] = [];
+  const err = await (async () => {
+    for await (const x of client.stream<number>('endless', [file], { signal: ac.signal })) {
+      seen.push(x);
+      if (seen.length === 3) ac.abort();
+    }
+  })().catch((e) => e);
+  assert.is((err as RemoteError).code, 'CANCELLED');
+  assert.ok(await eventually(() => read(file).includes('finally')));
+});
+
+cancel('cancelling a bidi call fails the inbox inside the function', async () => {
+  const c = client.bidi<string, string>('chat', ['> ']);
+  await c.send('hello');
+  const it = c[Symbol.asyncIterator]();
+  assert.equal(await it.next(), { value: '> hello', done: false });
+  c.cancel();
+  assert.equal((await it.next()).done, true);
+  assert.is(await client.call('run', ['after bidi']), 'hello after bidi');
+});
+
+cancel('closing the client cancels its calls in the worker', async () => {
+  const file = marker('closed');
+  const other = await RuntimeClient.connect(server.url, { token: server.token });
+  const pending = other.call('waitForCancel', [file]).catch((e) => e);
+  await new Promise((r) => setTimeout(r, 100));
+  await other.close();
+  assert.is(((await pending) as RemoteError).code, 'CANCELLED');
+  assert.ok(await eventually(() => read(file).includes('aborted')), 'the worker aborted the orphaned call');
+});
+
+cancel.run();

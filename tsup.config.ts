@@ -1,22 +1,17 @@
 import { defineConfig } from 'tsup';
 
-// Every process entry is its own file in dist/, with the same relative layout
-// as the sources, so `siblingEntry()` finds worker-main next to worker-process.
+// One output file per source file (no bundling): dist/ keeps the source
+// layout, so entry points found by relative path at run time (the worker next
+// to the server, the CLI next to the local deployment, the sandbox API next to
+// the compiler) are where the code expects them.
 export default defineConfig({
-  entry: {
-    index: 'index.ts',
-    'cli/main': 'cli/main.ts',
-    'runtime/server-main': 'runtime/server-main.ts',
-    'runtime/worker-main': 'runtime/worker-main.ts',
-    'runtime/sandbox-api': 'runtime/sandbox-api.ts',
-  },
+  entry: ['index.ts', 'runtime/**/*.ts', 'cli/**/*.ts', 'codegen/**/*.ts', 'deploy/**/*.ts', 'bundle/**/*.ts'],
   format: ['esm'],
   target: 'node20',
   platform: 'node',
   outDir: 'dist',
-  splitting: true,
+  bundle: false,
   clean: true,
   dts: { entry: { index: 'index.ts' } },
   sourcemap: true,
-  shims: false,
 });

@@ -3,14 +3,14 @@
  * deployment, build): get its manifest, and compile its modules into a run
  * dir.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readManifest, type Manifest } from '../runtime/manifest.js';
 import { compileRunDir } from './compile.js';
 
 /** Where `agentix gen` writes by default, relative to the project. */
 export const GEN_DIR = 'agentix-gen';
-/** Where serve and the local deployment compile the project, relative to it. */
+/** Where serve and the local deployment compile the project, relative to it; each process gets its own subfolder. */
 export const RUN_DIR = join('.agentix', 'run');
 
 /** An error whose message is already fit for a user (the CLI prints it without a stack). */
@@ -34,13 +34,23 @@ export async function loadProjectManifest(projectDir: string, opts: { generate: 
   return result.manifest;
 }
 
-/** Compiles the project into `<projectDir>/.agentix/run` and returns that path. */
-export async function prepareRunDir(projectDir: string, manifest: Manifest): Promise<string> {
-  const runDir = join(projectDir, RUN_DIR);
+/**
+ * Compiles the project into `<projectDir>/.agentix/run/<name>` and returns
+ * that path. Each process uses its own name, so two servers of one project
+ * never overwrite each other's modules; `removeRunDirOnExit` cleans up.
+ * The run dir sits inside the project so bare imports resolve from its node_modules.
+ */
+export async function prepareRunDir(projectDir: string, manifest: Manifest, name: string): Promise<string> {
+  const runDir = join(projectDir, RUN_DIR, name);
   try {
     await compileRunDir({ projectDir, manifest, runDir, external: 'packages' });
   } catch (err) {
     throw friendly(`compiling ${projectDir} failed: ${(err as Error).message}`);
   }
   return runDir;
+}
+
+/** Removes a run dir when this process exits (normally or by a handled signal). */
+export function removeRunDirOnExit(runDir: string): void {
+  process.once('exit', () => rmSync(runDir, { recursive: true, force: true }));
 }

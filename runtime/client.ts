@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import { decode, encode } from './codec.js';
+import { corkForTick } from './cork.js';
 import { errorData, fromWire, RemoteError } from './errors.js';
 import * as P from './protocol.js';
 
@@ -230,17 +231,19 @@ export class RuntimeClient extends EventEmitter<ClientEvents> implements RemoteC
     } catch (err) {
       return this.settleLocally(id, errorData('INVALID_ARGUMENT', `arguments of ${target} cannot be encoded: ${(err as Error).message}`));
     }
-    this.ws.send(bytes, { binary: true });
+    this.sendEncoded(bytes);
   }
 
   /** @internal */
   sendEncoded(bytes: Buffer): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(bytes, { binary: true });
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    corkForTick(this.ws);
+    this.ws.send(bytes, { binary: true });
   }
 
   /** @internal */
   sendRaw(message: unknown[]): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(encode(message), { binary: true });
+    this.sendEncoded(encode(message));
   }
 
   /** @internal */

@@ -13,7 +13,22 @@ export function siblingEntry(fromUrl: string, relative: string): string {
   return resolve(here, '..', `${relative}.${ext}`);
 }
 
-/** This process's node flags minus the ones a child must not inherit (a debugger port would clash). */
+/**
+ * This process's node flags (`--import tsx` under tsx, memory limits, …) minus
+ * the ones a child must not inherit: a debugger port would clash, and an
+ * `-e script` or `--test` would run instead of the child's own entry.
+ */
 export function childExecArgv(): string[] {
-  return process.execArgv.filter((a) => !/^--inspect|^--debug/.test(a));
+  const out: string[] = [];
+  const args = process.execArgv;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print') {
+      i++; // and its script
+      continue;
+    }
+    if (/^(--inspect|--debug|--eval=|--print=|--input-type|--test|--watch)/.test(a)) continue;
+    out.push(a);
+  }
+  return out;
 }

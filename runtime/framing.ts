@@ -25,7 +25,7 @@ export class FrameWriter {
     this.pending.push(head, message instanceof Buffer ? message : Buffer.from(message.buffer, message.byteOffset, message.length));
     if (!this.scheduled) {
       this.scheduled = true;
-      process.nextTick(this.flush);
+      setImmediate(this.flush);
     }
   }
 

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { encode } from './codec.js';
+import { corkForTick } from './cork.js';
 import { errorData } from './errors.js';
 import { readManifest, type Manifest } from './manifest.js';
 import * as P from './protocol.js';
@@ -241,7 +242,10 @@ export class RuntimeServer {
         if (orphan) this.forget(orphan), this.orphans.delete(key);
       }
     }
-    if (conn && conn.ws.readyState === conn.ws.OPEN) conn.ws.send(message, { binary: true });
+    if (conn && conn.ws.readyState === conn.ws.OPEN) {
+      corkForTick(conn.ws);
+      conn.ws.send(message, { binary: true });
+    }
   }
 
   /**

@@ -27,7 +27,9 @@ interface Call {
   conn: number;
   id: number;
   target: string;
-  controller: AbortController;
+  /** Made on first use: most calls never look at their signal, and an AbortController costs more than the rest of a call's bookkeeping. */
+  controller?: AbortController;
+  abortReason?: Error;
   done: boolean;
   /** Stream / bidi: items the client can still take, and who waits for more. */
   credit: number;
@@ -184,7 +186,8 @@ routeOutput('stderr');
 function cancel(call: Call, code: 'CANCELLED' | 'DEADLINE_EXCEEDED', message: string, notify: boolean): void {
   if (call.done) return;
   const err = Object.assign(new Error(message), { name: code === 'CANCELLED' ? 'AbortError' : 'TimeoutError', code });
-  call.controller.abort(err);
+  call.abortReason = err;
+  call.controller?.abort(err);
   call.inbox?.fail(err);
   const gen = call.generator;
   if (notify) fail(call.conn, call.id, errorData(code, message));
@@ -211,7 +214,6 @@ async function startCall(conn: number, msg: unknown[]): Promise<void> {
   const opts = (options ?? {}) as P.WireCallOptions;
   const call: Call = {
     conn, id, target,
-    controller: new AbortController(),
     done: false,
     credit: typeof opts.credit === 'number' && opts.credit > 0 ? opts.credit : P.DEFAULT_STREAM_CREDIT,
     inboxWindow: P.DEFAULT_INBOX_CREDIT,
@@ -234,7 +236,13 @@ async function startCall(conn: number, msg: unknown[]): Promise<void> {
 
   const ctx: CallContext = {
     target,
-    signal: call.controller.signal,
+    get signal() {
+      if (!call.controller) {
+        call.controller = new AbortController();
+        if (call.abortReason) call.controller.abort(call.abortReason);
+      }
+      return call.controller.signal;
+    },
     log: (stream, text) => {
       if (!call.done) send(conn, [P.LOG, id, stream, text]);
     },

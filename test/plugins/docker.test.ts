@@ -1,0 +1,138 @@
+/**
+ * The bash and files plugins inside real Docker sandboxes: the plugin
+ * fixture built into a bundle image once, then the shared plugin suite
+ * (suite.ts) against a busybox task image and against an empty one (no libc,
+ * no shell: bash and coreutils come from the bundle). Working directory
+ * /tmp, so the files root is not "/" and the escape checks apply.
+ * Everything this file creates carries a run label and is removed at the end.
+ *
+ * No engine: skipped with the reason printed (CI=true: fails).
+ */
+import { randomBytes } from 'node:crypto';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { buildBundle } from '../../bundle/index.js';
+import { DockerDeployment } from '../../deploy/docker.js';
+import { RuntimeClient } from '../../runtime/client.js';
+import { containersWith, engineOrSkip, removeBundle, taskImage } from '../support/docker.js';
+import { repoRoot } from '../support/serve.js';
+import { pluginSuite } from './suite.js';
+
+const docker = await engineOrSkip('plugins in docker');
+const RUN = `agentix-test-plugins-${process.pid}-${randomBytes(3).toString('hex')}`;
+const RUN_LABEL = 'agentix-test.run';
+const labels = { [RUN_LABEL]: RUN };
+/** The fixture as it is: a project that only lists the default plugins. */
+const PLAIN = `${RUN}-plain:1`;
+/**
+ * The fixture plus a declared dependency on tar-stream (the files plugin's
+ * one dependency). WORKAROUND: `agentix build` leaves bare imports external
+ * and ships only the *project's* dependencies, so the built-in files plugin
+ * cannot find tar-stream in a bundle of a project that does not depend on it
+ * itself (the check below shows it). Drop this bundle once that is fixed.
+ */
+const WITH_DEP = `${RUN}-dep:1`;
+
+interface Setup {
+  plain: string;
+  withDep: string;
+  images: { busybox: string; empty: string };
+  temp: string;
+}
+
+function copyFixture(temp: string, name: string): string {
+  const dir = join(temp, name);
+  cpSync(join(repoRoot, 'test/plugins/fixture'), dir, { recursive: true, filter: (src) => !src.includes('/.agentix') && !src.includes('/agentix-gen') });
+  return dir;
+}
+
+async function setup(): Promise<Setup> {
+  // Copies, so the builds write into a temp dir and not into the source tree.
+  const temp = mkdtempSync(join(tmpdir(), 'agentix-plugins-docker-'));
+  try {
+    const plainDir = copyFixture(temp, 'plain');
+    const depDir = copyFixture(temp, 'dep');
+    const pkgFile = join(depDir, 'package.json');
+    const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
+    pkg.dependencies = { 'tar-stream': JSON.parse(readFileSync(join(repoRoot, 'node_modules/tar-stream/package.json'), 'utf8')).version };
+    writeFileSync(pkgFile, JSON.stringify(pkg, null, 2));
+    symlinkSync(join(repoRoot, 'node_modules'), join(depDir, 'node_modules'));
+    const [plain, withDep, busybox, empty] = await Promise.all([
+      buildBundle({ projectDir: plainDir, tag: PLAIN }),
+      buildBundle({ projectDir: depDir, tag: WITH_DEP }),
+      taskImage(docker!, 'busybox'),
+      taskImage(docker!, 'empty'),
+    ]);
+    return { plain: plain.imageId, withDep: withDep.imageId, images: { busybox, empty }, temp };
+  } catch (err) {
+    rmSync(temp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+if (docker) {
+  const ready = setup();
+  // A failed build is reported by each suite's before hook, not as an unhandled rejection.
+  ready.catch(() => undefined);
+
+  for (const kind of ['busybox', 'empty'] as const) {
+    pluginSuite(`plugins in docker (${kind} task image)`, async () => {
+      const { images } = await ready;
+      const deployment = new DockerDeployment();
+      const sandbox = await deployment.create({ image: images[kind], bundle: WITH_DEP, labels, workdir: '/tmp' });
+      try {
+        const client = await RuntimeClient.connect(sandbox);
+        return {
+          client,
+          cleanup: async () => {
+            try {
+              await client.close();
+            } finally {
+              await deployment.delete(sandbox.id);
+            }
+          },
+        };
+      } catch (err) {
+        await deployment.delete(sandbox.id);
+        throw err;
+      }
+    }).run();
+  }
+
+  const plain = suite('plugins in docker: a project that only lists the default plugins');
+  plain('files.* work without the project depending on tar-stream itself', async () => {
+    const { images } = await ready;
+    const deployment = new DockerDeployment();
+    const sandbox = await deployment.create({ image: images.busybox, bundle: PLAIN, labels, workdir: '/tmp' });
+    try {
+      const client = await RuntimeClient.connect(sandbox);
+      try {
+        assert.equal(await client.call('files.write', ['hello.txt', 'hi']), { bytes: 2 });
+        assert.is(Buffer.from(await client.call<Uint8Array>('files.read', ['hello.txt'])).toString(), 'hi');
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await deployment.delete(sandbox.id);
+    }
+  });
+  plain.run();
+
+  const cleanup = suite('plugins in docker: nothing left behind');
+  cleanup('the bundle images, their carriers and every sandbox are removed', async () => {
+    const s = await ready.catch(() => undefined);
+    try {
+      if (s) {
+        await removeBundle(docker, s.plain);
+        await removeBundle(docker, s.withDep);
+      }
+    } finally {
+      if (s) rmSync(s.temp, { recursive: true, force: true });
+    }
+    assert.is((await containersWith(docker, `${RUN_LABEL}=${RUN}`)).length, 0, 'a sandbox of this run is still there');
+  });
+  cleanup.run();
+}

@@ -1,0 +1,89 @@
+/**
+ * Helpers for the plugin tests: temp dirs that are always removed, process
+ * liveness that treats zombies as dead, and tar archives built by hand.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pack } from 'tar-stream';
+import { callStorage } from '../../runtime/context.js';
+
+/** Runs `fn` with a fresh temp dir, removed afterwards whatever happens. */
+export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'agentix-plugins-'));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Whether a process still runs. A zombie is dead: killed children re-parented
+ * to an init that never reaps them stay zombies, which kill(pid, 0) still finds.
+ */
+export function isRunning(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** Waits (bounded) until the process is gone; returns whether it is. */
+export async function gone(pid: number, withinMs = 3000): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  while (Date.now() < deadline) {
+    if (!isRunning(pid)) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return !isRunning(pid);
+}
+
+/** Reads a pid a command wrote to `file` (bounded wait for it to appear). */
+export async function readPid(file: string, withinMs = 3000): Promise<number> {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    if (/^\d+\n/.test(text)) return Number(text.trim());
+    if (Date.now() > deadline) throw new Error(`no pid in ${file} after ${withinMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export interface TarEntry {
+  name: string;
+  type?: 'file' | 'directory' | 'symlink' | 'link' | 'fifo';
+  data?: string | Uint8Array;
+  linkname?: string;
+  mode?: number;
+}
+
+/** A tar archive with exactly these entries (bad ones included: that is the point). */
+export async function makeTar(entries: TarEntry[]): Promise<Uint8Array> {
+  const p = pack();
+  const chunks: Uint8Array[] = [];
+  const done = (async () => {
+    for await (const c of p) chunks.push(c as Uint8Array);
+  })();
+  for (const e of entries) {
+    const type = e.type ?? 'file';
+    await new Promise<void>((resolve, reject) => {
+      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
+      const header = { name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), linkname: e.linkname };
+      if (type === 'file') p.entry(header, typeof e.data === 'string' ? Buffer.from(e.data) : (e.data ?? new Uint8Array()), cb);
+      else p.entry(header, cb);
+    });
+  }
+  p.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+/** Runs `fn` as if it served a call with this AbortSignal (what the worker does). */
+export function inCall<T>(target: string, signal: AbortSignal, fn: () => T): T {
+  return callStorage().run({ target, signal, log: () => undefined }, fn);
+}

@@ -17,3 +17,9 @@ export type { ServerOptions } from './runtime/server.js';
 export { session } from './deploy/session.js';
 export { loadDeployment } from './deploy/load.js';
 export type { Deployment, DeploymentClass, Sandbox, SandboxConfig, SandboxInfo, SandboxState } from './deploy/types.js';
+export type { BuildOptions, BuildResult } from './bundle/index.js';
+
+/** `agentix build` as a function; the bundler (esbuild, tar-stream, dockerode) loads only when called. */
+export async function buildBundle(opts: import('./bundle/index.js').BuildOptions): Promise<import('./bundle/index.js').BuildResult> {
+  return (await import('./bundle/index.js')).buildBundle(opts);
+}

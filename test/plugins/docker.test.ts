@@ -9,7 +9,7 @@
  * No engine: skipped with the reason printed (CI=true: fails).
  */
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -25,20 +25,11 @@ const docker = await engineOrSkip('plugins in docker');
 const RUN = `agentix-test-plugins-${process.pid}-${randomBytes(3).toString('hex')}`;
 const RUN_LABEL = 'agentix-test.run';
 const labels = { [RUN_LABEL]: RUN };
-/** The fixture as it is: a project that only lists the default plugins. */
+/** The fixture as it is: a project that only lists the default plugins and depends on nothing itself. */
 const PLAIN = `${RUN}-plain:1`;
-/**
- * The fixture plus a declared dependency on tar-stream (the files plugin's
- * one dependency). WORKAROUND: `agentix build` leaves bare imports external
- * and ships only the *project's* dependencies, so the built-in files plugin
- * cannot find tar-stream in a bundle of a project that does not depend on it
- * itself (the check below shows it). Drop this bundle once that is fixed.
- */
-const WITH_DEP = `${RUN}-dep:1`;
 
 interface Setup {
   plain: string;
-  withDep: string;
   images: { busybox: string; empty: string };
   temp: string;
 }
@@ -54,19 +45,12 @@ async function setup(): Promise<Setup> {
   const temp = mkdtempSync(join(tmpdir(), 'agentix-plugins-docker-'));
   try {
     const plainDir = copyFixture(temp, 'plain');
-    const depDir = copyFixture(temp, 'dep');
-    const pkgFile = join(depDir, 'package.json');
-    const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
-    pkg.dependencies = { 'tar-stream': JSON.parse(readFileSync(join(repoRoot, 'node_modules/tar-stream/package.json'), 'utf8')).version };
-    writeFileSync(pkgFile, JSON.stringify(pkg, null, 2));
-    symlinkSync(join(repoRoot, 'node_modules'), join(depDir, 'node_modules'));
-    const [plain, withDep, busybox, empty] = await Promise.all([
+    const [plain, busybox, empty] = await Promise.all([
       buildBundle({ projectDir: plainDir, tag: PLAIN }),
-      buildBundle({ projectDir: depDir, tag: WITH_DEP }),
       taskImage(docker!, 'busybox'),
       taskImage(docker!, 'empty'),
     ]);
-    return { plain: plain.imageId, withDep: withDep.imageId, images: { busybox, empty }, temp };
+    return { plain: plain.imageId, images: { busybox, empty }, temp };
   } catch (err) {
     rmSync(temp, { recursive: true, force: true });
     throw err;
@@ -82,7 +66,7 @@ if (docker) {
     pluginSuite(`plugins in docker (${kind} task image)`, async () => {
       const { images } = await ready;
       const deployment = new DockerDeployment();
-      const sandbox = await deployment.create({ image: images[kind], bundle: WITH_DEP, labels, workdir: '/tmp' });
+      const sandbox = await deployment.create({ image: images[kind], bundle: PLAIN, labels, workdir: '/tmp' });
       try {
         const client = await RuntimeClient.connect(sandbox);
         return {
@@ -127,7 +111,6 @@ if (docker) {
     try {
       if (s) {
         await removeBundle(docker, s.plain);
-        await removeBundle(docker, s.withDep);
       }
     } finally {
       if (s) rmSync(s.temp, { recursive: true, force: true });

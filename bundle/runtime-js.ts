@@ -1,0 +1,44 @@
+/**
+ * Bundles the runtime (server-main and worker-main, with ws, msgpackr and
+ * typebox inlined) into two self-contained ESM files for
+ * /nix/runtime/app/runtime/. The project's own code is not part of this: it
+ * goes into the app layer, so editing it never changes the runtime layer.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { agentixRoot } from './package-root.js';
+
+/** Optional native add-ons that ws and msgpackr try to load and fall back from when absent. */
+const OPTIONAL_NATIVE = ['bufferutil', 'utf-8-validate', 'msgpackr-extract'];
+
+/** Source entries in a checkout, the built ones when installed from npm. */
+export function runtimeEntries(root = agentixRoot()): { server: string; worker: string } {
+  for (const [dir, ext] of [['runtime', 'ts'], ['dist/runtime', 'js']] as const) {
+    const server = join(root, dir, `server-main.${ext}`);
+    const worker = join(root, dir, `worker-main.${ext}`);
+    if (existsSync(server) && existsSync(worker)) return { server, worker };
+  }
+  throw new Error(`the agentix runtime is missing: neither ${root}/runtime/server-main.ts nor ${root}/dist/runtime/server-main.js exists`);
+}
+
+export async function bundleRuntime(outDir: string): Promise<{ server: string; worker: string }> {
+  const root = agentixRoot();
+  const entries = runtimeEntries(root);
+  await build({
+    entryPoints: { 'server-main': entries.server, 'worker-main': entries.worker },
+    outdir: outDir,
+    // stable source-path comments whatever the checkout's location
+    absWorkingDir: root,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    external: OPTIONAL_NATIVE,
+    // inlined CommonJS (ws) calls require(); give the ESM output a real one
+    banner: { js: "import { createRequire as __agentixCreateRequire } from 'node:module'; const require = __agentixCreateRequire(import.meta.url);" },
+    legalComments: 'none',
+    logLevel: 'silent',
+  });
+  return { server: join(outDir, 'server-main.js'), worker: join(outDir, 'worker-main.js') };
+}

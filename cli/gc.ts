@@ -1,0 +1,63 @@
+/**
+ * `agentix gc`: removes the Docker sandboxes a crashed host left behind (and,
+ * with --all, the carriers no sandbox uses any more), found by their
+ * agentix.* labels. Prints one line per removed container.
+ */
+import { hostname } from 'node:os';
+import { collectGarbage, dockerFromEnv, LABELS, pingEngine } from '../deploy/docker.js';
+import { friendly } from '../bundle/project.js';
+import { parse } from './args.js';
+
+const HELP = `usage: agentix gc [--all] [--force] [--dry-run]
+
+Removes the agentix sandboxes (Docker containers) whose owner process is gone,
+as a crashed host leaves them, with their anonymous volumes.
+
+  --all       also remove every carrier no sandbox uses (the stopped container
+              holding a bundle's /nix; the next sandbox creates it again)
+  --force     also remove sandboxes whose owner still runs, or runs on another host
+  --dry-run   print what would be removed, remove nothing
+
+Without --all, a carrier is removed only when no sandbox uses it and its bundle
+image is gone.
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const args = parse('gc', argv, { all: { type: 'boolean' }, force: { type: 'boolean' }, 'dry-run': { type: 'boolean' } }, HELP);
+  if (!args) return 0;
+  const docker = await (async () => {
+    try {
+      const d = dockerFromEnv();
+      await pingEngine(d);
+      return d;
+    } catch (err) {
+      throw friendly((err as Error).message);
+    }
+  })();
+  const all = !!args.values.all;
+  const force = !!args.values.force;
+  const here = hostname();
+  const removed = await collectGarbage(docker, {
+    carriers: true,
+    dryRun: !!args.values['dry-run'],
+    // a sandbox stays while its owner still runs (or may: another host's pid cannot be checked), unless forced
+    keep: force ? undefined : (labels) => labels[LABELS.ownerHost] !== here || ownerAlive(labels[LABELS.ownerPid]),
+    keepCarrier: all ? undefined : (bundleId) => docker.getImage(bundleId).inspect().then(() => true, () => false),
+  });
+  const verb = args.values['dry-run'] ? 'would remove' : 'removed';
+  for (const r of removed) process.stdout.write(`${verb} ${r.kind} ${r.name || r.id.slice(0, 12)}${r.bundle ? ` (bundle ${r.bundle})` : ''}\n`);
+  if (removed.length === 0) process.stdout.write('nothing to remove\n');
+  return 0;
+}
+
+function ownerAlive(pid: string | undefined): boolean {
+  const n = Number(pid);
+  if (!Number.isInteger(n) || n <= 0) return false;
+  try {
+    process.kill(n, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, owned by someone else
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -71,6 +71,8 @@ pipe.on('error', () => process.exit(0));
 const manifest: Manifest = readManifest(join(runDir, 'manifest.json'));
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 const prepared = new Map<string, Promise<Prepared>>();
+/** Targets whose preparation finished: calls to them take the synchronous path. */
+const ready = new Map<string, Prepared>();
 
 function loadModule(id: string): Promise<Record<string, unknown>> {
   let m = modules.get(id);
@@ -196,7 +198,7 @@ function cancel(call: Call, code: 'CANCELLED' | 'DEADLINE_EXCEEDED', message: st
   gen?.return(undefined).catch(() => undefined);
 }
 
-async function startCall(conn: number, msg: unknown[]): Promise<void> {
+function startCall(conn: number, msg: unknown[]): void {
   const [, id, timeoutMs, target, args, options] = msg as [number, number, unknown, unknown, unknown, unknown];
   if (typeof target !== 'string' || !Array.isArray(args) || typeof timeoutMs !== 'number' || (options !== undefined && (typeof options !== 'object' || options === null))) {
     out.write(conn, encode([P.ERROR, id, errorData('PROTOCOL', 'CALL must be [1, call_id, timeoutMs, target: string, args: array, options?: map]')]));
@@ -233,9 +235,25 @@ async function startCall(conn: number, msg: unknown[]): Promise<void> {
     });
     send(conn, [P.INBOX_CREDIT, id, call.inboxWindow]);
   }
+  // Fast path: a target seen before is called synchronously, without a promise of our own in between.
+  const prep = ready.get(target);
+  if (prep) invoke(call, prep, args);
+  else {
+    prepare(target).then(
+      (p) => {
+        ready.set(target, p);
+        if (!call.done) invoke(call, p, args);
+      },
+      (err) => {
+        if (!call.done) fail(call.conn, call.id, { ...toErrorData(err), code: (err as { agentixCode?: P.ErrorCode }).agentixCode ?? 'INTERNAL' });
+      },
+    );
+  }
+}
 
-  const ctx: CallContext = {
-    target,
+function contextOf(call: Call): CallContext {
+  return {
+    target: call.target,
     get signal() {
       if (!call.controller) {
         call.controller = new AbortController();
@@ -244,44 +262,47 @@ async function startCall(conn: number, msg: unknown[]): Promise<void> {
       return call.controller.signal;
     },
     log: (stream, text) => {
-      if (!call.done) send(conn, [P.LOG, id, stream, text]);
+      if (!call.done) send(call.conn, [P.LOG, call.id, stream, text]);
     },
   };
-  await callStorage().run(ctx, () => invoke(call, info, args));
 }
 
-async function invoke(call: Call, info: TargetInfo, args: unknown[]): Promise<void> {
-  let prep: Prepared;
-  try {
-    prep = await prepare(call.target);
-  } catch (err) {
-    const code = (err as { agentixCode?: P.ErrorCode }).agentixCode ?? 'INTERNAL';
-    return fail(call.conn, call.id, { ...toErrorData(err), code });
-  }
-  if (call.done) return;
+const describe = (issues: ValidationIssue[]) => issues.slice(0, 20).map((i) => `${i.path || '/'}: ${i.message}`).join('; ');
+
+/** Validates, then runs the user function inside the call's context (what `currentSignal()` reads). */
+function invoke(call: Call, prep: Prepared, args: unknown[]): void {
+  const { info } = prep;
   if (prep.checkArgs) {
     const issues = prep.checkArgs(args);
     if (issues.length > 0) {
-      const lines = issues.slice(0, 20).map((i) => `${i.path || '/'}: ${i.message}`);
-      return fail(call.conn, call.id, errorData('INVALID_ARGUMENT', `invalid arguments for ${call.target}: ${lines.join('; ')}`, { errors: issues }));
+      return fail(call.conn, call.id, errorData('INVALID_ARGUMENT', `invalid arguments for ${call.target}: ${describe(issues)}`, { errors: issues }));
     }
   }
   const fullArgs = info.shape === 'bidi' ? withInbox(args, info.inboxIndex ?? 0, call.inbox!) : args;
+  let value: unknown;
   try {
-    const value = prep.fn(...fullArgs);
-    if (info.shape === 'unary') {
-      const result = await value;
-      if (call.done) return;
-      const issues = prep.checkResult?.(result);
-      if (issues && issues.length > 0) {
-        return fail(call.conn, call.id, errorData('INTERNAL', `${call.target} returned an invalid result: ${issues.map((i) => `${i.path || '/'}: ${i.message}`).join('; ')}`, { errors: issues }));
-      }
-      return finalResult(call, P.RESULT, result);
-    }
-    await pump(call, prep, value);
+    value = callStorage().run(contextOf(call), prep.fn, ...fullArgs);
   } catch (err) {
-    if (!call.done) fail(call.conn, call.id, toErrorData(err));
+    return fail(call.conn, call.id, toErrorData(err));
   }
+  const onError = (err: unknown) => {
+    if (!call.done) fail(call.conn, call.id, toErrorData(err));
+  };
+  if (info.shape !== 'unary') {
+    pump(call, prep, value).catch(onError);
+    return;
+  }
+  const onResult = (result: unknown) => {
+    if (call.done) return;
+    const issues = prep.checkResult?.(result);
+    if (issues && issues.length > 0) {
+      return fail(call.conn, call.id, errorData('INTERNAL', `${call.target} returned an invalid result: ${describe(issues)}`, { errors: issues }));
+    }
+    finalResult(call, P.RESULT, result);
+  };
+  if (value instanceof Promise || (typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function')) {
+    (value as PromiseLike<unknown>).then(onResult, onError);
+  } else onResult(value);
 }
 
 function withInbox(args: unknown[], index: number, inbox: InboxQueue<unknown>): unknown[] {
@@ -342,7 +363,7 @@ function onMessage(conn: number, bytes: Buffer): void {
   const type = msg[0];
   const id = msg[1];
   if (type === P.CALL) {
-    void startCall(conn, msg);
+    startCall(conn, msg);
     return;
   }
   if (type === P.W_CLOSED) {

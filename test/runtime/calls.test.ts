@@ -134,6 +134,16 @@ calls('an unknown target is NOT_FOUND and the connection goes on', async () => {
   assert.is(await client.call('run', ['still here']), 'hello still here');
 });
 
+calls('arguments that break the schema are INVALID_ARGUMENT with the path of each error; user code never runs', async () => {
+  const err = (await client.call('add', ['two', 3]).catch((e) => e)) as RemoteError;
+  assert.is(err.code, 'INVALID_ARGUMENT');
+  assert.match(err.message, /\/0: /);
+  assert.equal((err.data?.errors as { path: string }[]).map((e) => e.path), ['/0']);
+  const missing = (await client.call('add', [1]).catch((e) => e)) as RemoteError;
+  assert.is(missing.code, 'INVALID_ARGUMENT');
+  assert.is(await client.call('add', [2, 3]), 5);
+});
+
 calls('a result that cannot be encoded is an INTERNAL error, not a hang', async () => {
   const err = (await client.call('unencodable', []).catch((e) => e)) as RemoteError;
   assert.instance(err, RemoteError);

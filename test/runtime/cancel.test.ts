@@ -30,7 +30,7 @@ cancel('aborting the signal rejects at once with CANCELLED and aborts currentSig
   const file = marker('abort');
   const ac = new AbortController();
   const pending = client.call('waitForCancel', [file], { signal: ac.signal });
-  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(await eventually(() => read(file).includes('started')), 'the function started');
   ac.abort();
   const err = (await pending.catch((e) => e)) as RemoteError;
   assert.instance(err, RemoteError);
@@ -95,7 +95,7 @@ cancel('closing the client cancels its calls in the worker', async () => {
   const file = marker('closed');
   const other = await RuntimeClient.connect(server.url, { token: server.token });
   const pending = other.call('waitForCancel', [file]).catch((e) => e);
-  await new Promise((r) => setTimeout(r, 100));
+  assert.ok(await eventually(() => read(file).includes('started')), 'the function started');
   await other.close();
   assert.is(((await pending) as RemoteError).code, 'CANCELLED');
   assert.ok(await eventually(() => read(file).includes('aborted')), 'the worker aborted the orphaned call');

@@ -4,6 +4,7 @@
  * functions and prints what it found. `--check` writes nothing and fails when
  * the files on disk are stale, naming what changed.
  */
+import { resolve } from 'node:path';
 import { generate, GenError } from '../codegen/index.js';
 
 const USAGE = 'usage: agentix gen [dir] [--out DIR] [--check]';
@@ -31,7 +32,8 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   try {
-    const result = await generate({ projectDir: dir, outDir, check });
+    // --out is relative to where the user runs the command, like the project dir.
+    const result = await generate({ projectDir: dir, outDir: outDir === undefined ? undefined : resolve(outDir), check });
     for (const w of result.warnings) process.stderr.write(`warning: ${w}\n`);
     if (check && result.stale.length > 0) {
       process.stderr.write(`agentix gen --check: generated files are stale (run \`agentix gen\`):\n`);

@@ -26,6 +26,11 @@ export class InboxQueue<T> implements Channel<T> {
     return this.items.length;
   }
 
+  /** Items received but not yet taken by user code. */
+  pending(): readonly T[] {
+    return this.items;
+  }
+
   push(item: T): void {
     if (this.ended) return;
     if (this.waiter) {

@@ -28,6 +28,14 @@ export function childExecArgv(): string[] {
       continue;
     }
     if (/^(--inspect|--debug|--eval=|--print=|--input-type|--test|--watch)/.test(a)) continue;
+    // `--import tsx` is resolved from the working directory, and a child may run elsewhere (a project in /tmp):
+    // hand it the loader's absolute URL instead.
+    const next = args[i + 1];
+    if ((a === '--import' || a === '--loader' || a === '--experimental-loader') && next && !/^[./]|^file:/.test(next)) {
+      out.push(a, import.meta.resolve(next));
+      i++;
+      continue;
+    }
     out.push(a);
   }
   return out;

@@ -26,6 +26,8 @@ export interface ServerOptions {
   maxPayload?: number;
   /** How long a worker may stay silent past a deadline or cancel before it is judged hung and restarted. */
   hangGraceMs?: number;
+  /** How long the first worker may take to import the project (default 60 s). */
+  workerStartTimeoutMs?: number;
   /** How long shutdown waits for in-flight calls. */
   shutdownGraceMs?: number;
   /** Working directory and extra environment of the worker (user code). */
@@ -101,13 +103,26 @@ export class RuntimeServer {
 
   /** Starts the worker and listens; resolves with the bound address once both are ready. */
   async listen(): Promise<{ host: string; port: number; url: string }> {
-    const ready = new Promise<void>((resolve) => this.worker.once('ready', resolve));
+    const startMs = this.opts.workerStartTimeoutMs ?? 60_000;
+    let timer: NodeJS.Timeout | undefined;
+    const ready = new Promise<void>((resolve, reject) => {
+      this.worker.once('ready', resolve);
+      this.worker.once('broken', (why) => reject(new Error(why)));
+      timer = setTimeout(() => reject(new Error(`the worker was not ready within ${startMs} ms (a module that never finishes loading?)`)), startMs);
+    }).finally(() => clearTimeout(timer));
+    ready.catch(() => undefined);
     this.worker.start();
     await new Promise<void>((resolve, reject) => {
       this.http.once('error', reject);
       this.http.listen(this.opts.port ?? P.DEFAULT_PORT, this.opts.host ?? '0.0.0.0', () => resolve());
     });
-    await ready;
+    try {
+      await ready;
+    } catch (err) {
+      await this.worker.stop();
+      await new Promise<void>((resolve) => this.http.close(() => resolve()));
+      throw err;
+    }
     const addr = this.http.address() as AddressInfo;
     const host = this.opts.host && this.opts.host !== '0.0.0.0' ? this.opts.host : '127.0.0.1';
     return { host, port: addr.port, url: `ws://${host.includes(':') ? `[${host}]` : host}:${addr.port}` };

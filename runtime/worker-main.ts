@@ -35,6 +35,8 @@ interface Call {
   credit: number;
   creditWaiter?: () => void;
   inbox?: InboxQueue<unknown>;
+  /** Bidi: the inbox item schema's check, set once the target is prepared. */
+  checkInbox?: (value: unknown) => ValidationIssue[];
   inboxWindow: number;
   inboxTaken: number;
   generator?: AsyncGenerator<unknown, unknown, unknown>;
@@ -46,6 +48,7 @@ interface Prepared {
   fn: Fn;
   checkArgs?: (args: unknown) => ValidationIssue[];
   checkResult?: (value: unknown) => ValidationIssue[];
+  checkInbox?: (value: unknown) => ValidationIssue[];
 }
 
 const runDir = process.argv[2];
@@ -102,13 +105,15 @@ function prepare(name: string): Promise<Prepared> {
       }
       const defs = manifest.$defs;
       const wantsResult = validateResults && info.returns !== undefined;
+      const wantsInbox = info.shape === 'bidi' && info.inbox !== undefined;
       // The validator library loads only when some target has a schema to check.
-      const { compileValidator } = info.args !== undefined || wantsResult ? await import('./validate.js') : { compileValidator: undefined };
+      const { compileValidator } = info.args !== undefined || wantsResult || wantsInbox ? await import('./validate.js') : { compileValidator: undefined };
       return {
         info,
         fn: fn as Fn,
         checkArgs: info.args !== undefined ? compileValidator!(info.args, defs) : undefined,
         checkResult: wantsResult ? compileValidator!(info.returns, defs) : undefined,
+        checkInbox: wantsInbox ? compileValidator!(info.inbox, defs) : undefined,
       };
     })();
     prepared.set(name, p);
@@ -278,6 +283,9 @@ function invoke(call: Call, prep: Prepared, args: unknown[]): void {
       return fail(call.conn, call.id, errorData('INVALID_ARGUMENT', `invalid arguments for ${call.target}: ${describe(issues)}`, { errors: issues }));
     }
   }
+  call.checkInbox = prep.checkInbox;
+  // Items that arrived while the target was being prepared are checked now.
+  if (call.checkInbox && !call.inbox!.pending().every((item) => inboxItemValid(call, item))) return;
   const fullArgs = info.shape === 'bidi' ? withInbox(args, info.inboxIndex ?? 0, call.inbox!) : args;
   let value: unknown;
   try {
@@ -303,6 +311,16 @@ function invoke(call: Call, prep: Prepared, args: unknown[]): void {
   if (value instanceof Promise || (typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function')) {
     (value as PromiseLike<unknown>).then(onResult, onError);
   } else onResult(value);
+}
+
+/** Checks one inbox item; a bad one ends the call with INVALID_ARGUMENT (the function sees its inbox fail). */
+function inboxItemValid(call: Call, item: unknown): boolean {
+  const issues = call.checkInbox!(item);
+  if (issues.length === 0) return true;
+  const err = errorData('INVALID_ARGUMENT', `invalid inbox item for ${call.target}: ${describe(issues)}`, { errors: issues });
+  cancel(call, 'CANCELLED', err.message, false);
+  out.write(call.conn, encode([P.ERROR, call.id, err]));
+  return false;
 }
 
 function withInbox(args: unknown[], index: number, inbox: InboxQueue<unknown>): unknown[] {
@@ -387,6 +405,7 @@ function onMessage(conn: number, bytes: Buffer): void {
     case P.INBOX_ITEM:
       if (!call.inbox) return fail(conn, id, errorData('PROTOCOL', `${call.target} is not a bidi call; it has no inbox`));
       if (call.inbox.size >= call.inboxWindow) return fail(conn, id, errorData('PROTOCOL', `inbox overflow: the client sent more than its ${call.inboxWindow} items of credit`));
+      if (call.checkInbox && !inboxItemValid(call, msg[2])) return;
       call.inbox.push(msg[2]);
       break;
     case P.INBOX_END:

@@ -25,7 +25,12 @@ export interface WorkerEvents {
   /** The worker process is gone (crash, exit, kill). A new one is being started unless we are stopping. */
   exit: [description: string, generation: number];
   output: [stream: 'stdout' | 'stderr', text: string];
+  /** The worker died before it was ready, several times in a row: it will not come up without a fix. */
+  broken: [description: string];
 }
+
+/** Consecutive deaths before readiness after which the worker counts as broken. */
+const BROKEN_AFTER = 3;
 
 /** Where the worker entry is: next to this file (AGENTIX_WORKER_ENTRY overrides it, for unusual layouts). */
 function workerEntry(): string {
@@ -60,6 +65,11 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private childGen = 0;
   private backlogBytes = 0;
   private restartTimer: NodeJS.Timeout | undefined;
+  private diedBeforeReady = 0;
+  /** Whether the current child has said it is ready (readyFlag also drops when we kill it). */
+  private childReady = false;
+  /** The end of the worker's stderr, for the message when it cannot start. */
+  private stderrTail = '';
 
   constructor(private readonly opts: WorkerOptions) {
     super();
@@ -123,6 +133,7 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
 
   private spawnChild(): void {
     this.readyFlag = false;
+    this.childReady = false;
     this.startedAt = Date.now();
     this.childGen = this.gen;
     const child = spawn(process.execPath, [...childExecArgv(), workerEntry(), this.opts.runDir], {
@@ -146,13 +157,18 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     });
     pipe.on('error', () => undefined); // the exit handler reports what matters
     child.stdout!.setEncoding('utf8').on('data', (t: string) => this.emit('output', 'stdout', t));
-    child.stderr!.setEncoding('utf8').on('data', (t: string) => this.emit('output', 'stderr', t));
+    child.stderr!.setEncoding('utf8').on('data', (t: string) => {
+      this.stderrTail = (this.stderrTail + t).slice(-4000);
+      this.emit('output', 'stderr', t);
+    });
     child.on('error', (err) => this.emit('output', 'stderr', `agentix: cannot start worker: ${err.message}\n`));
     child.on('exit', (code, signal) => this.onExit(child, code, signal));
   }
 
   private onReady(): void {
+    this.childReady = true;
     this.readyFlag = true;
+    this.diedBeforeReady = 0;
     const backlog = this.backlog;
     this.backlog = [];
     this.backlogBytes = 0;
@@ -173,6 +189,9 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     this.backlogBytes = this.backlog.reduce((n, f) => n + f.message.length, 0);
     this.emit('exit', description, dead);
     if (this.stopping) return;
+    if (!this.childReady && ++this.diedBeforeReady >= BROKEN_AFTER) {
+      this.emit('broken', `the worker died ${this.diedBeforeReady} times before it was ready (${description})${this.stderrTail ? `:\n${this.stderrTail.trim()}` : ''}`);
+    }
     this.crashes = Date.now() - this.startedAt > STABLE_AFTER_MS ? 1 : this.crashes + 1;
     const delay = RESTART_BACKOFF_MS[Math.min(this.crashes - 1, RESTART_BACKOFF_MS.length - 1)]!;
     this.restartTimer = setTimeout(() => this.spawnChild(), delay);

@@ -144,6 +144,19 @@ calls('arguments that break the schema are INVALID_ARGUMENT with the path of eac
   assert.is(await client.call('add', [2, 3]), 5);
 });
 
+calls('an inbox item that breaks the schema ends the bidi call with INVALID_ARGUMENT', async () => {
+  const c = client.bidi<unknown, string>('chat', ['> ']);
+  await c.send('fine');
+  await c.send(42);
+  const got: string[] = [];
+  const err = await (async () => {
+    for await (const o of c) got.push(o);
+  })().catch((e) => e);
+  assert.is((err as RemoteError).code, 'INVALID_ARGUMENT');
+  assert.match((err as RemoteError).message, /inbox item/);
+  assert.ok(got.length <= 1);
+});
+
 calls('a result that cannot be encoded is an INTERNAL error, not a hang', async () => {
   const err = (await client.call('unencodable', []).catch((e) => e)) as RemoteError;
   assert.instance(err, RemoteError);

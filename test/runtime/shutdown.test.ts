@@ -60,4 +60,12 @@ shutdown('when the server is killed outright, its worker exits by itself', async
   await client.close();
 });
 
+shutdown('a worker that cannot start makes the server exit with the reason, instead of hanging', async () => {
+  const err = (await serve(project, { noGen: true, env: { AGENTIX_WORKER_ENTRY: '/nonexistent/worker.js' } }).catch((e) => e)) as Error;
+  assert.instance(err, Error);
+  assert.match(err.message, /exited with 1 before listening/);
+  assert.match(err.message, /died 3 times before it was ready/);
+  assert.match(err.message, /nonexistent/);
+});
+
 shutdown.run();

@@ -36,30 +36,83 @@ export type WriteResult = { bytes: number };
 
 /** The project's functions, called in the sandbox. */
 export interface Remote {
-  /** `chat` (bidi) — src/index.ts:20 */
+  /**
+   * Bidi: answers every line the caller sends until the caller closes the inbox.
+   *
+   * `chat` (bidi) — src/index.ts:20
+   */
   chat(prefix: string, callOptions?: CallOptions): BidiCall<string, string>;
-  /** `count` (stream) — src/index.ts:11 */
+  /**
+   * Stream: yields 0..n-1, pausing a little; stops early if the caller cancels.
+   *
+   * `count` (stream) — src/index.ts:11
+   */
   count(n: number, delayMs?: number, callOptions?: CallOptions): AsyncIterable<number>;
-  /** `run` (unary) — src/index.ts:6 */
+  /**
+   * Unary: one value in, one value out.
+   *
+   * `run` (unary) — src/index.ts:6
+   */
   run(input: string, callOptions?: CallOptions): Promise<string>;
   readonly bash: {
-    /** `bash.run` (unary) — /work/main/plugins/bash/index.ts:90 */
+    /**
+     * Runs `command` with `bash -c` and returns its exit status and output.
+     *
+     * `bash.run` (unary) — ../../plugins/bash/index.ts:90
+     */
     run(command: string, opts?: RunOptions, callOptions?: CallOptions): Promise<RunResult>;
-    /** `bash.session` (bidi) — /work/main/plugins/bash/index.ts:187 */
+    /**
+     * An interactive bash that keeps its state (working directory, variables,
+     * functions, options) across commands. Each inbox string is one command
+     * (multi-line scripts are fine); each yields its stdout, stderr and exit code.
+     * When the inbox ends the shell exits and the session ends; `exit` in a
+     * command ends the session after that command's result. Commands read stdin
+     * from /dev/null. Background jobs are killed with the session.
+     *
+     * `bash.session` (bidi) — ../../plugins/bash/index.ts:187
+     */
     session(opts?: SessionOptions, callOptions?: CallOptions): BidiCall<string, SessionResult>;
-    /** `bash.stream` (stream) — /work/main/plugins/bash/index.ts:136 */
+    /**
+     * Runs `command` with `bash -c` and yields its output as it happens, stdout
+     * and stderr in the order they arrived, then one `{ exit }` event. Breaking
+     * out of the loop (or cancelling the call) kills the process group.
+     *
+     * `bash.stream` (stream) — ../../plugins/bash/index.ts:136
+     */
     stream(command: string, opts?: StreamOptions, callOptions?: CallOptions): AsyncIterable<StreamEvent>;
   };
   readonly files: {
-    /** `files.download` (unary) — /work/main/plugins/files/index.ts:132 */
+    /**
+     * A tar archive of everything under `dir` (names relative to it), in a deterministic order.
+     *
+     * `files.download` (unary) — ../../plugins/files/index.ts:132
+     */
     download(dir: string, callOptions?: CallOptions): Promise<Uint8Array>;
-    /** `files.list` (unary) — /work/main/plugins/files/index.ts:92 */
+    /**
+     * The entries of a directory, sorted by name.
+     *
+     * `files.list` (unary) — ../../plugins/files/index.ts:92
+     */
     list(dir: string, callOptions?: CallOptions): Promise<DirEntry[]>;
-    /** `files.read` (unary) — /work/main/plugins/files/index.ts:54 */
+    /**
+     * The whole content of a file.
+     *
+     * `files.read` (unary) — ../../plugins/files/index.ts:54
+     */
     read(path: string, callOptions?: CallOptions): Promise<Uint8Array>;
-    /** `files.upload` (unary) — /work/main/plugins/files/index.ts:114 */
+    /**
+     * Extracts a tar archive into `dir` (created if missing). Entries that would
+     * land or link outside `dir` (`..`, absolute names, symlinks or hard links
+     * pointing out) are refused with code EOUTSIDE.
+     *
+     * `files.upload` (unary) — ../../plugins/files/index.ts:114
+     */
     upload(dir: string, tar: Uint8Array, callOptions?: CallOptions): Promise<UploadResult>;
-    /** `files.write` (unary) — /work/main/plugins/files/index.ts:66 */
+    /**
+     * Writes (creates or replaces) a file; a string is written as UTF-8.
+     *
+     * `files.write` (unary) — ../../plugins/files/index.ts:66
+     */
     write(path: string, data: string | Uint8Array, opts?: WriteOptions, callOptions?: CallOptions): Promise<WriteResult>;
   };
   /** The same remote with `options` applied to every call (a call's own options win). The way to pass options to functions with a rest parameter. */

@@ -1,0 +1,12 @@
+/** String, number and boolean literal types (`'a'`, `42`, `true`), and single enum members. */
+import { ts } from 'ts-morph';
+import type { Matcher } from './context.js';
+
+export const literal: Matcher = {
+  kind: 'literal',
+  match(type, ctx) {
+    if (type.isStringLiteral() || type.isNumberLiteral()) return { kind: 'literal', value: type.value };
+    if (type.flags & ts.TypeFlags.BooleanLiteral) return { kind: 'literal', value: ctx.typeText(type) === 'true' };
+    return undefined;
+  },
+};

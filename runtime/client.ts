@@ -347,6 +347,7 @@ class StreamCall<T, I> implements BidiCall<I, T> {
     }
   }
 
+  /** The call is over: a waiting reader gets the error if there was one, else the end. */
   private finish(): void {
     this.ended = true;
     this.stop?.();
@@ -354,7 +355,10 @@ class StreamCall<T, I> implements BidiCall<I, T> {
     if (this.waiter && this.items.length === 0) {
       const w = this.waiter;
       this.waiter = undefined;
-      w.resolve({ value: undefined, done: true });
+      const err = this.error;
+      this.error = undefined; // reported once; afterwards the iterator is simply done
+      if (err) w.reject(err);
+      else w.resolve({ value: undefined, done: true });
     }
   }
 
@@ -362,11 +366,6 @@ class StreamCall<T, I> implements BidiCall<I, T> {
     if (this.ended) return;
     this.error = err;
     this.finish();
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w.reject(err);
-    }
   }
 
   /** Grants the server more credit once half the window has been consumed. */

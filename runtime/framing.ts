@@ -8,6 +8,7 @@
  * the server forwards them without decoding. Writes are gathered and flushed
  * once per tick: many small frames become one syscall.
  */
+import { writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 
 export const PIPE_HEADER = 8;
@@ -32,6 +33,22 @@ export class FrameWriter {
   /** True when the OS pipe is full and the caller should wait for 'drain'. */
   get congested(): boolean {
     return this.socket.writableNeedDrain;
+  }
+
+  /**
+   * Last-chance write when the process is exiting (user code called
+   * process.exit): the frames still gathered for this tick, written
+   * synchronously. Skipped if the socket still has queued bytes, which must
+   * go first and no longer can.
+   */
+  flushSync(fd: number): void {
+    if (this.pending.length === 0 || this.socket.writableLength > 0) return;
+    try {
+      writeSync(fd, Buffer.concat(this.pending));
+    } catch {
+      // the server is gone; nothing to tell
+    }
+    this.pending = [];
   }
 
   flush = (): void => {

@@ -67,6 +67,9 @@ const out = new FrameWriter(pipe);
 const calls = new Map<string, Call>();
 const key = (conn: number, id: number) => `${conn}:${id}`;
 
+// User code may end the process with process.exit: what it logged just before still reaches the caller.
+process.on('exit', () => out.flushSync(3));
+
 // The server is our lifeline: when the pipe closes, nobody can hear us any more.
 pipe.on('close', () => process.exit(0));
 pipe.on('error', () => process.exit(0));

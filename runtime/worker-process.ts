@@ -46,6 +46,8 @@ function workerEnv(env: Record<string, string | undefined>): Record<string, stri
 const RESTART_BACKOFF_MS = [0, 50, 200, 1000, 3000];
 const STABLE_AFTER_MS = 5000;
 const KILL_GRACE_MS = 1000;
+/** How long a dead worker's frame pipe may take to deliver its last bytes. */
+const PIPE_DRAIN_MS = 200;
 
 export class WorkerProcess extends EventEmitter<WorkerEvents> {
   private child: ChildProcess | undefined;
@@ -162,7 +164,17 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
       this.emit('output', 'stderr', t);
     });
     child.on('error', (err) => this.emit('output', 'stderr', `agentix: cannot start worker: ${err.message}\n`));
-    child.on('exit', (code, signal) => this.onExit(child, code, signal));
+    child.on('exit', (code, signal) => {
+      // Frames the worker wrote just before it died (its last log lines) are read before its calls are failed.
+      if (pipe.readableEnded || pipe.destroyed) return this.onExit(child, code, signal);
+      const proceed = () => {
+        clearTimeout(timer);
+        pipe.off('close', proceed);
+        this.onExit(child, code, signal);
+      };
+      const timer = setTimeout(proceed, PIPE_DRAIN_MS);
+      pipe.once('close', proceed);
+    });
   }
 
   private onReady(): void {

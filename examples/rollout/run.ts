@@ -20,9 +20,8 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
-import { loadDeployment, RuntimeClient, session, type Deployment, type SandboxConfig } from 'agentix';
+import { buildBundle, loadDeployment, RuntimeClient, session, type Deployment, type SandboxConfig } from 'agentix';
 // `agentix build` as a function. Not on the package's entry point (it loads the bundler); see docs/rollout.md.
-import { buildBundle } from '../../bundle/index.js';
 import { createRemote } from './agent/agentix-gen/client.js';
 import { ensureTaskImage, removeBundleImage, removeTaskImages, WORKSPACE } from './images.js';
 import { attempt, describe, type Step } from './policy.js';
@@ -71,10 +70,9 @@ export interface RolloutReport {
 }
 
 /**
- * Local deployment: where each task's private copy of its repository lives.
- * Inside the project (under the ignored .agentix/) rather than in /tmp because
- * the local runtime starts with this process's `--import tsx`, which Node
- * resolves from the runtime's working directory (see docs/rollout.md).
+ * Local deployment: where each task's private copy of its repository lives
+ * while it runs, in the project's ignored scratch folder (next to the run dir
+ * and the build cache). Each copy is removed when its task ends.
  */
 export const LOCAL_WORK_DIR = join(AGENT_DIR, '.agentix', 'rollout');
 

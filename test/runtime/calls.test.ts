@@ -40,6 +40,18 @@ calls('stream: more items than one credit window', async () => {
   assert.is(n, 2000);
 });
 
+calls('stream: an error thrown while the consumer waits reaches the consumer, after the items before it', async () => {
+  const got: number[] = [];
+  const err = await (async () => {
+    for await (const n of client.stream<number>('failAfter', [3])) got.push(n);
+  })().catch((e) => e);
+  assert.equal(got, [0, 1, 2]);
+  assert.instance(err, RemoteError);
+  assert.is((err as RemoteError).code, 'REMOTE');
+  assert.is((err as RemoteError).name, 'RangeError');
+  assert.is((err as RemoteError).message, 'the stream broke');
+});
+
 calls('bidi: inbox items are answered as they are sent, then the inbox closes', async () => {
   const c = client.bidi<string, string>('chat', ['> ']);
   const it = c[Symbol.asyncIterator]();

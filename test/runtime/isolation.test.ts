@@ -1,7 +1,7 @@
 /** User code that crashes, exits or hangs never takes the server down; the worker comes back. */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RemoteError, RuntimeClient } from '../../index.js';
+import { RemoteError, RuntimeClient, type LogEvent } from '../../index.js';
 import { encode } from '../../runtime/codec.js';
 import { CALL, ERROR } from '../../runtime/protocol.js';
 import { nextMessage, rawSocket } from '../support/raw-socket.js';
@@ -63,10 +63,15 @@ iso('a hung worker is also caught when the caller relies on the server deadline 
   assert.is(await client.call('run', ['ok'], { timeoutMs: 10_000 }), 'hello ok');
 });
 
-iso('the worker says why it died', async () => {
+iso('the worker says why it died, and what the call logged just before reaches the caller', async () => {
+  const logs: string[] = [];
+  const onLog = (e: LogEvent) => logs.push(e.text);
+  client.on('log', onLog);
   const err = (await client.call('exitNow', [7]).catch((e) => e)) as RemoteError;
+  client.off('log', onLog);
   assert.is(err.code, 'WORKER_EXITED');
   assert.match(err.message, /code 7/);
+  assert.match(logs.join(''), /exiting with 7/);
   assert.is(await client.call('run', ['x'], { timeoutMs: 10_000 }), 'hello x');
 });
 

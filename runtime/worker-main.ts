@@ -290,9 +290,10 @@ function invoke(call: Call, prep: Prepared, args: unknown[]): void {
   // Items that arrived while the target was being prepared are checked now.
   if (call.checkInbox && !call.inbox!.pending().every((item) => inboxItemValid(call, item))) return;
   const fullArgs = info.shape === 'bidi' ? withInbox(args, info.inboxIndex ?? 0, call.inbox!) : args;
+  const ctx = contextOf(call);
   let value: unknown;
   try {
-    value = callStorage().run(contextOf(call), prep.fn, ...fullArgs);
+    value = callStorage().run(ctx, prep.fn, ...fullArgs);
   } catch (err) {
     return fail(call.conn, call.id, toErrorData(err));
   }
@@ -300,7 +301,8 @@ function invoke(call: Call, prep: Prepared, args: unknown[]): void {
     if (!call.done) fail(call.conn, call.id, toErrorData(err));
   };
   if (info.shape !== 'unary') {
-    pump(call, prep, value).catch(onError);
+    // A generator's body runs inside next(), so the pulling happens in the call's context too.
+    callStorage().run(ctx, () => pump(call, prep, value)).catch(onError);
     return;
   }
   const onResult = (result: unknown) => {

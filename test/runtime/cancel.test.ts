@@ -67,6 +67,13 @@ cancel('breaking out of for-await runs the remote generator\'s finally', async (
   assert.is(await client.call('run', ['next']), 'hello next');
 });
 
+cancel('breaking out of for-await aborts currentSignal() read inside the generator body', async () => {
+  const file = marker('generator-signal');
+  let n = 0;
+  for await (const _ of client.stream<number>('untilAborted', [file])) if (++n === 3) break;
+  assert.ok(await eventually(() => read(file).includes('aborted:AbortError')), `generator saw the abort: ${read(file)}`);
+});
+
 cancel('aborting a stream ends iteration with CANCELLED and runs the generator\'s finally', async () => {
   const file = marker('stream-abort');
   const ac = new AbortController();

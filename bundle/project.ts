@@ -3,7 +3,7 @@
  * deployment, build): get its manifest, and compile its modules into a run
  * dir.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readManifest, type Manifest } from '../runtime/manifest.js';
 import { compileRunDir } from './compile.js';
@@ -41,6 +41,7 @@ export async function loadProjectManifest(projectDir: string, opts: { generate: 
  * The run dir sits inside the project so bare imports resolve from its node_modules.
  */
 export async function prepareRunDir(projectDir: string, manifest: Manifest, name: string): Promise<string> {
+  removeOrphanRunDirs(join(projectDir, RUN_DIR));
   const runDir = join(projectDir, RUN_DIR, name);
   try {
     await compileRunDir({ projectDir, manifest, runDir, external: 'packages' });
@@ -48,6 +49,27 @@ export async function prepareRunDir(projectDir: string, manifest: Manifest, name
     throw friendly(`compiling ${projectDir} failed: ${(err as Error).message}`);
   }
   return runDir;
+}
+
+/**
+ * Run dirs are named `<kind>-<pid>`; one whose process is gone (killed before
+ * its exit handler could run) is removed by the next process that compiles here.
+ */
+function removeOrphanRunDirs(parent: string): void {
+  if (!existsSync(parent)) return;
+  for (const name of readdirSync(parent)) {
+    const pid = Number(/-(\d+)$/.exec(name)?.[1]);
+    if (pid > 0 && pid !== process.pid && !processExists(pid)) rmSync(join(parent, name), { recursive: true, force: true });
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Removes a run dir when this process exits (normally or by a handled signal). */

@@ -1,7 +1,11 @@
 /** The local deployment and session(): real server subprocesses on 127.0.0.1, always cleaned up. */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { GEN_DIR, prepareRunDir } from '../../bundle/project.js';
+import { readManifest } from '../../runtime/manifest.js';
 import { loadDeployment, RuntimeClient, session, type Sandbox } from '../../index.js';
 import { alive, eventually, repoRoot } from '../support/serve.js';
 
@@ -104,6 +108,11 @@ local('when the host process dies, its local sandboxes exit too', async () => {
   host.kill('SIGKILL');
   assert.ok(gotPid, `host printed the server pid: ${out}`);
   assert.ok(await eventually(() => !alive(pid), 10_000), 'the orphaned server exited');
+  // The killed host could not remove its run dir; the next compile of the project does.
+  const orphan = join(project, '.agentix', 'run', `local-${host.pid}`);
+  assert.ok(existsSync(orphan), 'the killed host left its run dir');
+  await prepareRunDir(project, readManifest(join(project, GEN_DIR, 'manifest.json')), `local-${process.pid}`);
+  assert.not.ok(existsSync(orphan), 'the next compile removed the orphaned run dir');
 });
 
 local.run();

@@ -37,12 +37,14 @@ export async function loadProjectManifest(projectDir: string, opts: { generate: 
 /**
  * Compiles the project into `<projectDir>/.agentix/run/<name>` and returns
  * that path. Each process uses its own name, so two servers of one project
- * never overwrite each other's modules; `removeRunDirOnExit` cleans up.
+ * never overwrite each other's modules; the dir is removed when the process exits.
  * The run dir sits inside the project so bare imports resolve from its node_modules.
  */
 export async function prepareRunDir(projectDir: string, manifest: Manifest, name: string): Promise<string> {
   removeOrphanRunDirs(join(projectDir, RUN_DIR));
   const runDir = join(projectDir, RUN_DIR, name);
+  // Registered before compiling: a failed compile leaves nothing behind either.
+  removeRunDirOnExit(runDir);
   try {
     await compileRunDir({ projectDir, manifest, runDir, external: 'packages' });
   } catch (err) {
@@ -73,6 +75,6 @@ function processExists(pid: number): boolean {
 }
 
 /** Removes a run dir when this process exits (normally or by a handled signal). */
-export function removeRunDirOnExit(runDir: string): void {
+function removeRunDirOnExit(runDir: string): void {
   process.once('exit', () => rmSync(runDir, { recursive: true, force: true }));
 }

@@ -3,7 +3,7 @@
  * `<dir>/.agentix/run`, and run the runtime server in this process.
  */
 import { resolve } from 'node:path';
-import { loadProjectManifest, prepareRunDir, removeRunDirOnExit } from '../bundle/project.js';
+import { loadProjectManifest, prepareRunDir } from '../bundle/project.js';
 import { randomToken } from '../runtime/server.js';
 import { envLimits, envPort, runServer } from '../runtime/server-main.js';
 import { CliError, intOption, parse } from './args.js';
@@ -38,7 +38,6 @@ export async function main(argv: string[]): Promise<number> {
 
   const manifest = await loadProjectManifest(projectDir, { generate: !args.values['no-gen'] });
   const runDir = await prepareRunDir(projectDir, manifest, `serve-${process.pid}`);
-  removeRunDirOnExit(runDir);
   await runServer({ runDir, token, port, host, ...envLimits(), cwd: args.values.workdir ? resolve(args.values.workdir) : projectDir }, (url) => `agentix: listening on ${url}${given ? '' : ` (token ${token})`}`);
   return -1;
 }

@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
-import { loadProjectManifest, prepareRunDir, removeRunDirOnExit } from '../bundle/project.js';
+import { loadProjectManifest, prepareRunDir } from '../bundle/project.js';
 import { childExecArgv, siblingEntry } from '../runtime/entry-path.js';
 import { randomToken } from '../runtime/server.js';
 import type { Deployment, Sandbox, SandboxConfig, SandboxInfo } from './types.js';
@@ -23,7 +23,8 @@ interface LocalSandbox {
 }
 
 const DEFAULT_STARTUP_MS = 30_000;
-const STOP_GRACE_MS = 5_000;
+/** Longer than the server's own shutdown grace (5 s) plus its worker's, so a graceful stop can finish. */
+const STOP_GRACE_MS = 10_000;
 
 /** Project directory → its run dir, prepared once per host process. */
 const prepared = new Map<string, Promise<string>>();
@@ -34,7 +35,6 @@ function prepare(projectDir: string): Promise<string> {
     p = (async () => {
       const manifest = await loadProjectManifest(projectDir, { generate: true });
       const runDir = await prepareRunDir(projectDir, manifest, `local-${process.pid}`);
-      removeRunDirOnExit(runDir);
       return runDir;
     })();
     // A failed preparation is not cached: the next create tries again (after the user fixed the code).

@@ -63,9 +63,18 @@ export class FrameWriter {
   };
 }
 
-/** Splits a byte stream into frames; calls `onFrame(conn, message)` for each. */
+/**
+ * Splits a byte stream into frames; calls `onFrame(conn, message)` for each.
+ * A frame larger than one read arrives in many chunks: they are collected and
+ * joined once, when the frame is complete (joining on every chunk would copy
+ * a 60 MB frame thousands of times).
+ */
 export class FrameReader {
   private buf: Buffer = Buffer.alloc(0);
+  /** Chunks of an incomplete frame beyond `buf`, and how many bytes the frame needs in all. */
+  private parts: Buffer[] = [];
+  private partsBytes = 0;
+  private need = 0;
 
   constructor(
     private readonly maxFrame: number,
@@ -73,17 +82,31 @@ export class FrameReader {
   ) {}
 
   push(chunk: Buffer): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    if (this.need > 0) {
+      this.parts.push(chunk);
+      this.partsBytes += chunk.length;
+      if (this.buf.length + this.partsBytes < this.need) return;
+      chunk = Buffer.concat([this.buf, ...this.parts]);
+      this.buf = Buffer.alloc(0);
+      this.parts = [];
+      this.partsBytes = 0;
+      this.need = 0;
+    } else if (this.buf.length > 0) {
+      chunk = Buffer.concat([this.buf, chunk]);
+    }
     let off = 0;
-    while (this.buf.length - off >= PIPE_HEADER) {
-      const len = this.buf.readUInt32LE(off);
+    while (chunk.length - off >= PIPE_HEADER) {
+      const len = chunk.readUInt32LE(off);
       if (len < 4 || len > this.maxFrame + 4) throw new Error(`pipe frame of ${len} bytes is out of bounds`);
-      if (this.buf.length - off < 4 + len) break;
-      const conn = this.buf.readUInt32LE(off + 4);
+      if (chunk.length - off < 4 + len) {
+        this.need = 4 + len;
+        break;
+      }
+      const conn = chunk.readUInt32LE(off + 4);
       // subarray, not a copy: the message is forwarded as is and dropped soon after.
-      this.onFrame(conn, this.buf.subarray(off + PIPE_HEADER, off + 4 + len));
+      this.onFrame(conn, chunk.subarray(off + PIPE_HEADER, off + 4 + len));
       off += 4 + len;
     }
-    this.buf = off === this.buf.length ? Buffer.alloc(0) : this.buf.subarray(off);
+    this.buf = off === chunk.length ? Buffer.alloc(0) : chunk.subarray(off);
   }
 }

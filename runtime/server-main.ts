@@ -16,12 +16,17 @@ import { RuntimeServer, type ServerOptions } from './server.js';
 /** Starts a server and wires SIGTERM/SIGINT to a graceful shutdown followed by exit. */
 export async function runServer(opts: ServerOptions, announce: (url: string) => string = (url) => `agentix: listening on ${url}`): Promise<RuntimeServer> {
   const server = new RuntimeServer(opts);
-  const { url } = await server.listen();
+  let listening = false;
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (why: string) => {
     if (stopping) return;
     stopping = true;
-    server.close(`server received ${signal}`).then(
+    // Not serving yet: nothing to finish gracefully, but the worker must not outlive us.
+    if (!listening) {
+      server.killWorkerNow();
+      process.exit(1);
+    }
+    server.close(`server received ${why}`).then(
       () => process.exit(0),
       (err) => {
         process.stderr.write(`agentix: shutdown failed: ${(err as Error).message}\n`);
@@ -29,14 +34,25 @@ export async function runServer(opts: ServerOptions, announce: (url: string) => 
       },
     );
   };
+  // Installed before listening: a signal during start-up must not orphan the worker.
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  process.on('exit', () => server.killWorkerNow());
   // The local deployment keeps our stdin open; when its host process dies, we go too.
   if (process.env.AGENTIX_EXIT_WITH_STDIN === '1') {
     process.stdin.on('end', () => stop('end of stdin (the host went away)'));
     process.stdin.on('error', () => stop('end of stdin (the host went away)'));
     process.stdin.resume();
   }
+  let url: string;
+  try {
+    ({ url } = await server.listen());
+  } catch (err) {
+    // Let the process end: the lifeline would keep it alive for nothing.
+    process.stdin.destroy();
+    throw Object.assign(new Error(`the runtime could not start: ${(err as Error).message}`), { friendly: true });
+  }
+  listening = true;
   process.stdout.write(announce(url) + '\n');
   return server;
 }

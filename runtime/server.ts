@@ -53,6 +53,10 @@ interface Connection {
 }
 
 const MAX_PROTOCOL_ERRORS = 100;
+/** setTimeout's limit; longer deadlines are as good as none. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Bytes queued towards one client beyond which its log lines are dropped. */
+const LOG_HIGH_WATER = 8 * 1024 * 1024;
 const VERSION = '0.1.0';
 
 export class RuntimeServer {
@@ -65,6 +69,7 @@ export class RuntimeServer {
   private readonly orphans = new Map<string, InFlight>();
   private nextConn = 1;
   private closing = false;
+  private readsPaused = false;
   private readonly tokenBytes: Buffer;
   private readonly maxPayload: number;
   private readonly hangGraceMs: number;
@@ -85,12 +90,15 @@ export class RuntimeServer {
     this.worker.on('frame', (conn, message) => this.fromWorker(conn, message));
     this.worker.on('exit', (why, generation) => this.onWorkerExit(why, generation));
     this.worker.on('output', (stream, text) => this.broadcast([P.LOG, 0, stream, text]));
+    this.worker.on('drain', () => this.resumeReads());
 
     this.http = createServer((req, res) => this.onHttp(req, res));
     // Frames over our limit still arrive whole up to twice the limit, so the caller gets PAYLOAD_TOO_LARGE
     // for that call; beyond that ws closes the socket (1009) rather than buffer without bound.
     this.wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: this.maxPayload * 2 + 1024 });
     this.http.on('upgrade', (req, socket, head) => {
+      // http removes its own error listener from an upgraded socket: a client that resets it mid-reply must not crash us.
+      socket.on('error', () => socket.destroy());
       if (this.closing) return void socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
       if (!this.authorized(req)) {
         const body = JSON.stringify({ code: 'UNAUTHENTICATED', message: 'missing or wrong token' });
@@ -112,20 +120,25 @@ export class RuntimeServer {
     }).finally(() => clearTimeout(timer));
     ready.catch(() => undefined);
     this.worker.start();
-    await new Promise<void>((resolve, reject) => {
-      this.http.once('error', reject);
-      this.http.listen(this.opts.port ?? P.DEFAULT_PORT, this.opts.host ?? '0.0.0.0', () => resolve());
-    });
     try {
+      await new Promise<void>((resolve, reject) => {
+        this.http.once('error', reject);
+        this.http.listen(this.opts.port ?? P.DEFAULT_PORT, this.opts.host ?? '0.0.0.0', () => resolve());
+      });
       await ready;
     } catch (err) {
       await this.worker.stop();
-      await new Promise<void>((resolve) => this.http.close(() => resolve()));
+      if (this.http.listening) await new Promise<void>((resolve) => this.http.close(() => resolve()));
       throw err;
     }
     const addr = this.http.address() as AddressInfo;
     const host = this.opts.host && this.opts.host !== '0.0.0.0' ? this.opts.host : '127.0.0.1';
     return { host, port: addr.port, url: `ws://${host.includes(':') ? `[${host}]` : host}:${addr.port}` };
+  }
+
+  /** Last resort when this process is exiting: the worker must not outlive it. */
+  killWorkerNow(): void {
+    this.worker.killNow();
   }
 
   get workerPid(): number | undefined {
@@ -145,7 +158,8 @@ export class RuntimeServer {
     while (this.inFlightCount() > 0 && Date.now() < deadline) await sleep(20);
     for (const conn of this.conns.values()) {
       for (const call of [...conn.calls.values()]) this.failCall(conn, call, errorData('UNAVAILABLE', `${reason}: the call did not finish in time`));
-      conn.ws.close(1001, reason.slice(0, 100));
+      // A close reason may hold 123 bytes at most.
+      conn.ws.close(1001, Buffer.from(reason).subarray(0, 120).toString());
     }
     await this.worker.stop();
     for (const ws of this.wss.clients) ws.terminate();
@@ -204,6 +218,7 @@ export class RuntimeServer {
     while (this.conns.has(id)) id = this.nextConn++;
     const conn: Connection = { id, ws, calls: new Map(), protocolErrors: 0 };
     this.conns.set(id, conn);
+    if (this.readsPaused) ws.pause();
     ws.on('message', (data, isBinary) => this.fromClient(conn, data as Buffer, isBinary));
     ws.on('close', () => this.onClose(conn));
     ws.on('error', () => undefined); // 'close' follows and cleans up
@@ -211,52 +226,88 @@ export class RuntimeServer {
 
   private fromClient(conn: Connection, data: Buffer, isBinary: boolean): void {
     const head = isBinary ? P.peekHead(data) : undefined;
+    // Errors about a frame rather than a call carry id 0: a call's id is reserved for its one final message.
     if (!head || !P.MESSAGE_TYPES.has(head.type)) {
-      const what = !isBinary ? 'text frames are not accepted; send msgpack in binary frames' : head ? `unknown message type ${head.type}` : 'a message must be a msgpack array [type, call_id, ...]';
-      return this.protocolError(conn, head?.id ?? 0, what);
+      const what = !isBinary ? 'text frames are not accepted; send msgpack in binary frames' : head ? `unknown message type ${head.type} (call_id ${head.id})` : 'a message must be a msgpack array [type, call_id, ...]';
+      return this.protocolError(conn, what);
     }
+    const call = conn.calls.get(head.id);
     if (data.length > this.maxPayload) {
       const err = errorData('PAYLOAD_TOO_LARGE', `message of ${data.length} bytes exceeds the limit of ${this.maxPayload} bytes`);
-      const call = conn.calls.get(head.id);
-      if (head.type === P.CALL || !call) return this.sendTo(conn, [P.ERROR, head.id, err]);
-      // An oversized inbox item ends its call: the worker is told to cancel it.
+      if (head.type === P.CALL && !call) return this.sendTo(conn, [P.ERROR, head.id, err]);
+      if (!call) return;
+      // An oversized inbox item ends its call: the caller hears it now, the worker cancels the function.
       this.failCall(conn, call, err);
       this.worker.send(conn.id, encode([P.CANCEL, head.id]));
       return;
     }
     if (head.type === P.CALL) {
+      if (call) return this.protocolError(conn, `call_id ${head.id} is already in flight on this connection; the new CALL was ignored`);
       if (this.closing) return this.sendTo(conn, [P.ERROR, head.id, errorData('UNAVAILABLE', 'server shutting down')]);
-      if (conn.calls.has(head.id)) return this.protocolError(conn, head.id, `call_id ${head.id} is already in flight on this connection`);
       const timeoutMs = P.peekTimeout(data, head.next);
-      if (timeoutMs === undefined) return this.protocolError(conn, head.id, 'CALL must be [1, call_id, timeoutMs, target, args, options?]');
+      if (timeoutMs === undefined) return this.sendTo(conn, [P.ERROR, head.id, errorData('PROTOCOL', 'CALL must be [1, call_id, timeoutMs, target, args, options?]')]);
       if (!this.worker.send(conn.id, data)) {
         return this.sendTo(conn, [P.ERROR, head.id, errorData('UNAVAILABLE', 'the worker is restarting and its queue is full; retry')]);
       }
-      const call: InFlight = { conn: conn.id, id: head.id, generation: this.worker.generation };
-      if (timeoutMs > 0) call.deadline = setTimeout(() => this.watch(call, 'DEADLINE_EXCEEDED'), timeoutMs);
-      conn.calls.set(head.id, call);
+      const inflight: InFlight = { conn: conn.id, id: head.id, generation: this.worker.generation };
+      if (timeoutMs > 0) inflight.deadline = setTimeout(() => this.onDeadline(inflight), Math.min(timeoutMs, MAX_TIMER_MS));
+      conn.calls.set(head.id, inflight);
+      this.applyBackpressure();
       return;
     }
-    const call = conn.calls.get(head.id);
     if (!call) return; // cancel / credit / inbox for a finished call: normal races, nothing to do
     this.worker.send(conn.id, data);
-    if (head.type === P.CANCEL) this.watch(call, 'CANCELLED');
+    this.applyBackpressure();
+    if (head.type === P.CANCEL && this.worker.ready) this.watch(call, 'CANCELLED');
+  }
+
+  /**
+   * While the pipe to the worker is full, stop reading from every socket
+   * (TCP pushes back on the clients) instead of queueing without bound.
+   */
+  private applyBackpressure(): void {
+    if (!this.worker.congested || this.readsPaused) return;
+    this.readsPaused = true;
+    for (const c of this.conns.values()) c.ws.pause();
+  }
+
+  private resumeReads(): void {
+    if (!this.readsPaused) return;
+    this.readsPaused = false;
+    for (const c of this.conns.values()) c.ws.resume();
+  }
+
+  /**
+   * A call's deadline passed on the server. A live worker cancels it itself
+   * and answers at once; the watchdog catches one that cannot. A call still
+   * queued for a worker that is starting is failed here and never delivered.
+   */
+  private onDeadline(call: InFlight): void {
+    if (this.worker.ready && call.generation === this.worker.generation) return this.watch(call, 'DEADLINE_EXCEEDED');
+    const conn = this.conns.get(call.conn);
+    this.worker.dropQueued(call.conn, call.id);
+    if (conn?.calls.get(call.id) === call) this.failCall(conn, call, errorData('DEADLINE_EXCEEDED', 'the call exceeded its deadline before a worker could take it'));
   }
 
   private fromWorker(connId: number, message: Buffer): void {
     const head = P.peekHead(message);
     if (!head) return;
     const conn = this.conns.get(connId);
-    if (P.isFinal(head.type)) {
-      if (conn) {
-        const call = conn.calls.get(head.id);
-        if (call) this.forget(call), conn.calls.delete(head.id);
+    if (P.isFinal(head.type) && head.id !== 0) {
+      const call = conn?.calls.get(head.id);
+      if (call) {
+        this.forget(call);
+        conn!.calls.delete(head.id);
       } else {
         const key = `${connId}:${head.id}`;
         const orphan = this.orphans.get(key);
         if (orphan) this.forget(orphan), this.orphans.delete(key);
+        // The server already ended this call (deadline, payload limit): its caller has had its one final message.
+        return;
       }
     }
+    // Output is not bound by stream credit; past a high-water mark towards a slow client it is dropped, not queued.
+    if (head.type === P.LOG && conn && conn.ws.bufferedAmount > LOG_HIGH_WATER) return;
     if (conn && conn.ws.readyState === conn.ws.OPEN) {
       corkForTick(conn.ws);
       conn.ws.send(message, { binary: true });
@@ -311,13 +362,13 @@ export class RuntimeServer {
     for (const call of conn.calls.values()) {
       this.orphans.set(`${conn.id}:${call.id}`, call);
       clearTimeout(call.deadline);
-      this.watch(call, 'CANCELLED');
+      if (this.worker.ready && call.generation === this.worker.generation) this.watch(call, 'CANCELLED');
     }
     this.worker.send(conn.id, encode([P.W_CLOSED, 0]));
   }
 
-  private protocolError(conn: Connection, id: number, message: string): void {
-    this.sendTo(conn, [P.ERROR, id, errorData('PROTOCOL', message)]);
+  private protocolError(conn: Connection, message: string): void {
+    this.sendTo(conn, [P.ERROR, 0, errorData('PROTOCOL', message)]);
     if (++conn.protocolErrors >= MAX_PROTOCOL_ERRORS) conn.ws.close(1002, 'too many protocol errors');
   }
 

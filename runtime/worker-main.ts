@@ -145,12 +145,41 @@ function send(conn: number, message: unknown[]): boolean {
   return true;
 }
 
+/**
+ * An ERROR message that always goes out: user data that cannot be encoded is
+ * dropped, and an error too large for the limit is cut down to its name and
+ * the start of its message. A failure to report a failure must never take
+ * the worker down.
+ */
+function encodeError(id: number, error: P.ErrorData): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = encode([P.ERROR, id, error]);
+  } catch (err) {
+    const { data: _data, cause: _cause, ...bare } = error;
+    bytes = encode([P.ERROR, id, { ...bare, message: `${error.message} (its details could not be encoded: ${(err as Error).message})` }]);
+  }
+  if (bytes.length <= maxPayload) return bytes;
+  return encode([P.ERROR, id, { name: error.name, code: error.code, message: `${error.message.slice(0, 2000)} (error of ${bytes.length} bytes cut to fit the ${maxPayload}-byte limit)` }]);
+}
+
+function writeError(conn: number, id: number, error: P.ErrorData): void {
+  out.write(conn, encodeError(id, error));
+}
+
 /** Ends a call with an error (once). */
 function fail(conn: number, id: number, error: P.ErrorData): void {
   const call = calls.get(key(conn, id));
   if (call) finish(call);
   else if (id === 0) return;
-  out.write(conn, encode([P.ERROR, id, error]));
+  writeError(conn, id, error);
+}
+
+/** Ends a running call with an error, cancelling what user code is still doing for it. */
+function endWithError(call: Call, error: P.ErrorData): void {
+  if (call.done) return;
+  cancel(call, 'CANCELLED', error.message, false);
+  writeError(call.conn, call.id, error);
 }
 
 function finish(call: Call): void {
@@ -206,31 +235,35 @@ function cancel(call: Call, code: 'CANCELLED' | 'DEADLINE_EXCEEDED', message: st
   gen?.return(undefined).catch(() => undefined);
 }
 
-function startCall(conn: number, msg: unknown[]): void {
-  const [, id, timeoutMs, target, args, options] = msg as [number, number, unknown, unknown, unknown, unknown];
-  if (typeof target !== 'string' || !Array.isArray(args) || typeof timeoutMs !== 'number' || (options !== undefined && (typeof options !== 'object' || options === null))) {
-    out.write(conn, encode([P.ERROR, id, errorData('PROTOCOL', 'CALL must be [1, call_id, timeoutMs, target: string, args: array, options?: map]')]));
-    return;
+/** A count from the wire: any msgpack integer encoding, so possibly a bigint. */
+function asCount(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+  if (typeof v === 'bigint' && v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v);
+  return undefined;
+}
+
+/** setTimeout's limit; a longer deadline is as good as none. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function startCall(conn: number, id: number, msg: unknown[]): void {
+  const [, , rawTimeout, target, args, options] = msg;
+  const timeoutMs = asCount(rawTimeout);
+  if (typeof target !== 'string' || !Array.isArray(args) || timeoutMs === undefined || (options !== undefined && (typeof options !== 'object' || options === null))) {
+    return writeError(conn, id, errorData('PROTOCOL', 'CALL must be [1, call_id, timeoutMs, target: string, args: array, options?: map]'));
   }
-  if (calls.has(key(conn, id))) {
-    out.write(conn, encode([P.ERROR, id, errorData('PROTOCOL', `call_id ${id} is already in flight on this connection`)]));
-    return;
-  }
+  if (calls.has(key(conn, id))) return writeError(conn, 0, errorData('PROTOCOL', `call_id ${id} is already in flight on this connection`));
   const info = Object.hasOwn(manifest.targets, target) ? manifest.targets[target] : undefined;
-  if (!info) {
-    out.write(conn, encode([P.ERROR, id, errorData('NOT_FOUND', `no function "${target}" in the manifest`, { target })]));
-    return;
-  }
-  const opts = (options ?? {}) as P.WireCallOptions;
+  if (!info) return writeError(conn, id, errorData('NOT_FOUND', `no function "${target}" in the manifest`, { target }));
+  const credit = asCount((options as P.WireCallOptions | undefined)?.credit);
   const call: Call = {
     conn, id, target,
     done: false,
-    credit: typeof opts.credit === 'number' && opts.credit > 0 ? opts.credit : P.DEFAULT_STREAM_CREDIT,
+    credit: credit !== undefined && credit > 0 ? credit : P.DEFAULT_STREAM_CREDIT,
     inboxWindow: P.DEFAULT_INBOX_CREDIT,
     inboxTaken: 0,
   };
   calls.set(key(conn, id), call);
-  if (timeoutMs > 0) {
+  if (timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS) {
     call.timer = setTimeout(() => cancel(call, 'DEADLINE_EXCEEDED', `${target} exceeded its deadline of ${timeoutMs} ms`, true), timeoutMs);
   }
   if (info.shape === 'bidi') {
@@ -313,8 +346,10 @@ function invoke(call: Call, prep: Prepared, args: unknown[]): void {
     }
     finalResult(call, P.RESULT, result);
   };
-  if (value instanceof Promise || (typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function')) {
-    (value as PromiseLike<unknown>).then(onResult, onError);
+  if (value instanceof Promise) value.then(onResult, onError);
+  else if (typeof value === 'object' && value !== null && typeof (value as PromiseLike<unknown>).then === 'function') {
+    // Any thenable, as `await` would take it; one whose then() throws is a user error like any other.
+    Promise.resolve(value).then(onResult, onError);
   } else onResult(value);
 }
 
@@ -322,9 +357,7 @@ function invoke(call: Call, prep: Prepared, args: unknown[]): void {
 function inboxItemValid(call: Call, item: unknown): boolean {
   const issues = call.checkInbox!(item);
   if (issues.length === 0) return true;
-  const err = errorData('INVALID_ARGUMENT', `invalid inbox item for ${call.target}: ${describe(issues)}`, { errors: issues });
-  cancel(call, 'CANCELLED', err.message, false);
-  out.write(call.conn, encode([P.ERROR, call.id, err]));
+  endWithError(call, errorData('INVALID_ARGUMENT', `invalid inbox item for ${call.target}: ${describe(issues)}`, { errors: issues }));
   return false;
 }
 
@@ -371,24 +404,22 @@ async function pump(call: Call, prep: Prepared, value: unknown): Promise<void> {
 // ---- dispatch -----------------------------------------------------------
 
 function onMessage(conn: number, bytes: Buffer): void {
-  let msg: unknown;
+  // The head was checked by the server; its id is a number even when the body's encoding would make it a bigint.
+  const head = P.peekHead(bytes);
+  if (!head) return writeError(conn, 0, errorData('PROTOCOL', 'a message must be an array [type, call_id, ...]'));
+  const { type, id } = head;
+  let msg: unknown[];
   try {
-    msg = decode(bytes);
+    msg = decode(bytes) as unknown[];
+    if (!Array.isArray(msg)) throw new Error('not an array');
   } catch (err) {
-    const head = P.peekHead(bytes);
-    out.write(conn, encode([P.ERROR, head?.id ?? 0, errorData('PROTOCOL', `undecodable message: ${(err as Error).message}`)]));
-    return;
+    const error = errorData('PROTOCOL', `undecodable message: ${(err as Error).message}`);
+    const call = calls.get(key(conn, id));
+    if (type === P.CALL) return writeError(conn, call ? 0 : id, error);
+    if (call) return endWithError(call, error);
+    return writeError(conn, 0, error);
   }
-  if (!Array.isArray(msg) || typeof msg[0] !== 'number' || typeof msg[1] !== 'number') {
-    out.write(conn, encode([P.ERROR, 0, errorData('PROTOCOL', 'a message must be an array [type, call_id, ...]')]));
-    return;
-  }
-  const type = msg[0];
-  const id = msg[1];
-  if (type === P.CALL) {
-    startCall(conn, msg);
-    return;
-  }
+  if (type === P.CALL) return startCall(conn, id, msg);
   if (type === P.W_CLOSED) {
     for (const call of [...calls.values()]) if (call.conn === conn) cancel(call, 'CANCELLED', 'the connection closed', true);
     return;
@@ -400,16 +431,16 @@ function onMessage(conn: number, bytes: Buffer): void {
       cancel(call, 'CANCELLED', `${call.target} was cancelled by the caller`, true);
       break;
     case P.CREDIT: {
-      const n = msg[2];
-      if (typeof n === 'number' && n > 0) {
+      const n = asCount(msg[2]);
+      if (n !== undefined && n > 0) {
         call.credit += n;
         call.creditWaiter?.();
       }
       break;
     }
     case P.INBOX_ITEM:
-      if (!call.inbox) return fail(conn, id, errorData('PROTOCOL', `${call.target} is not a bidi call; it has no inbox`));
-      if (call.inbox.size >= call.inboxWindow) return fail(conn, id, errorData('PROTOCOL', `inbox overflow: the client sent more than its ${call.inboxWindow} items of credit`));
+      if (!call.inbox) return endWithError(call, errorData('PROTOCOL', `${call.target} is not a bidi call; it has no inbox`));
+      if (call.inbox.size >= call.inboxWindow) return endWithError(call, errorData('PROTOCOL', `inbox overflow: the client sent more than its ${call.inboxWindow} items of credit`));
       if (call.checkInbox && !inboxItemValid(call, msg[2])) return;
       call.inbox.push(msg[2]);
       break;
@@ -417,11 +448,19 @@ function onMessage(conn: number, bytes: Buffer): void {
       call.inbox?.end();
       break;
     default:
-      fail(conn, id, errorData('PROTOCOL', `unknown message type ${type}`));
+      endWithError(call, errorData('PROTOCOL', `unknown message type ${type}`));
   }
 }
 
-const reader = new FrameReader(maxPayload + 64, onMessage);
+const reader = new FrameReader(maxPayload + 64, (conn, bytes) => {
+  try {
+    onMessage(conn, bytes);
+  } catch (err) {
+    // A bug of ours for one message must not end every call in flight.
+    process.stderr.write(`agentix worker: failed to handle a message: ${(err as Error).stack ?? err}\n`);
+    writeError(conn, 0, errorData('INTERNAL', `the worker failed to handle a message: ${(err as Error).message}`));
+  }
+});
 pipe.on('data', (chunk: Buffer) => {
   try {
     reader.push(chunk);

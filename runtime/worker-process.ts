@@ -27,6 +27,8 @@ export interface WorkerEvents {
   output: [stream: 'stdout' | 'stderr', text: string];
   /** The worker died before it was ready, several times in a row: it will not come up without a fix. */
   broken: [description: string];
+  /** The pipe to the worker accepts writes again (see `congested`). */
+  drain: [];
 }
 
 /** Consecutive deaths before readiness after which the worker counts as broken. */
@@ -81,6 +83,17 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     return this.readyFlag;
   }
 
+  /** True while the pipe to the worker is full: the server stops reading from clients until 'drain'. */
+  get congested(): boolean {
+    return this.writer?.congested ?? false;
+  }
+
+  /** Forgets frames of one call still queued for a starting worker (the server has already ended the call). */
+  dropQueued(conn: number, id: number): void {
+    this.backlog = this.backlog.filter((f) => f.conn !== conn || P.peekHead(f.message)?.id !== id);
+    this.backlogBytes = this.backlog.reduce((n, f) => n + f.message.length, 0);
+  }
+
   get generation(): number {
     return this.gen;
   }
@@ -120,6 +133,14 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
   }
   private killReason: string | undefined;
 
+  /** Stops for good, synchronously: SIGKILL now (for exit handlers, which cannot wait). */
+  killNow(): void {
+    this.stopping = true;
+    clearTimeout(this.restartTimer);
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+
   /** Stops for good: SIGTERM, then SIGKILL after a grace period. Resolves once the process is gone. */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -147,9 +168,14 @@ export class WorkerProcess extends EventEmitter<WorkerEvents> {
     const pipe = child.stdio[3] as Socket;
     this.writer = new FrameWriter(pipe);
     const reader = new FrameReader(this.opts.maxPayload + 64, (conn, message) => {
-      if (conn === 0 && message[1] === P.W_READY) return this.onReady();
+      if (conn === 0 && message[1] === P.W_READY) {
+        // A child we already killed may still say it is ready; only the current, live one counts.
+        if (child === this.child && this.gen === this.childGen) this.onReady();
+        return;
+      }
       this.emit('frame', conn, message);
     });
+    pipe.on('drain', () => this.emit('drain'));
     pipe.on('data', (chunk: Buffer) => {
       try {
         reader.push(chunk);

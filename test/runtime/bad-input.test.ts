@@ -66,9 +66,11 @@ bad('garbage, text frames, unknown types and malformed calls get PROTOCOL errors
     assert.is(errorOf(await nextMessage(ws)).code, 'PROTOCOL');
     ws.send('hello as text');
     assert.is(errorOf(await nextMessage(ws)).code, 'PROTOCOL');
+    // Errors about a frame, not a call, carry id 0: an id's one final message is its call's.
     ws.send(encode([99, 7]));
     const unknown = await nextMessage(ws);
-    assert.equal([unknown[0], unknown[1], errorOf(unknown).code], [ERROR, 7, 'PROTOCOL']);
+    assert.equal([unknown[0], unknown[1], errorOf(unknown).code], [ERROR, 0, 'PROTOCOL']);
+    assert.match(errorOf(unknown).message, /type 99.*call_id 7/);
     ws.send(encode([CALL, 8, 0, 42, 'not an array']));
     const malformed = await nextMessage(ws);
     assert.equal([malformed[1], errorOf(malformed).code], [8, 'PROTOCOL']);
@@ -91,7 +93,8 @@ bad('a duplicate call_id in flight is refused without disturbing the first call'
     ws.send(encode([CALL, 5, 0, 'sleep', [200]]));
     ws.send(encode([CALL, 5, 0, 'run', ['dup']]));
     const first = await nextMessage(ws);
-    assert.equal([first[0], first[1], errorOf(first).code], [ERROR, 5, 'PROTOCOL']);
+    assert.equal([first[0], first[1], errorOf(first).code], [ERROR, 0, 'PROTOCOL']);
+    assert.match(errorOf(first).message, /call_id 5 is already in flight/);
     assert.equal(await nextMessage(ws), [RESULT, 5, 'slept 200']);
   } finally {
     ws.close();

@@ -22,7 +22,8 @@ export async function serve(projectDir: string, opts: { noGen?: boolean; env?: R
   const token = `test-token-${Math.random().toString(36).slice(2)}`;
   const args = ['--import', 'tsx', cliEntry, 'serve', projectDir, '--port', '0', '--host', '127.0.0.1', '--token', token];
   if (opts.noGen) args.push('--no-gen');
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  // stdin is the lifeline: if this test process is killed, the server it started exits too.
+  const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, AGENTIX_EXIT_WITH_STDIN: '1', ...opts.env } });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

@@ -1,0 +1,38 @@
+/** The server ↔ worker pipe framing: frames survive any chunking, large frames are joined once, bad lengths are refused. */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { FrameReader } from '../../runtime/framing.js';
+
+const frame = (conn: number, body: Buffer) => {
+  const head = Buffer.alloc(8);
+  head.writeUInt32LE(body.length + 4, 0);
+  head.writeUInt32LE(conn, 4);
+  return Buffer.concat([head, body]);
+};
+
+test('frames come out whole whatever the chunk boundaries, including one byte at a time', () => {
+  const stream = Buffer.concat([frame(9, Buffer.from('xyz')), frame(10, Buffer.alloc(0)), frame(11, Buffer.from('q'))]);
+  for (const size of [1, 2, 3, 7, stream.length]) {
+    const got: [number, string][] = [];
+    const reader = new FrameReader(100, (c, m) => got.push([c, m.toString()]));
+    for (let i = 0; i < stream.length; i += size) reader.push(stream.subarray(i, i + size));
+    assert.equal(got, [[9, 'xyz'], [10, ''], [11, 'q']], `chunks of ${size}`);
+  }
+});
+
+test('a 60 MB frame split into 64 KiB reads arrives intact between small ones', () => {
+  const big = Buffer.alloc(60_000_000, 7);
+  big[big.length - 1] = 9;
+  const stream = Buffer.concat([frame(1, Buffer.from('a')), frame(2, big), frame(3, Buffer.from('b'))]);
+  const got: [number, number, number][] = [];
+  const reader = new FrameReader(100_000_000, (c, m) => got.push([c, m.length, m[m.length - 1]!]));
+  for (let off = 0; off < stream.length; off += 65536) reader.push(stream.subarray(off, off + 65536));
+  assert.equal(got, [[1, 1, 97], [2, 60_000_000, 9], [3, 1, 98]]);
+});
+
+test('a length beyond the limit is refused', () => {
+  const reader = new FrameReader(10, () => undefined);
+  assert.throws(() => reader.push(frame(1, Buffer.alloc(20))), /out of bounds/);
+});
+
+test.run();

@@ -1,0 +1,139 @@
+/**
+ * Turns results into titled tables (header + rows of strings), the one model
+ * the stdout table and RESULTS.md both render. Ratios are to the floor (raw
+ * ws + msgpackr echo) measured in the same run.
+ */
+import { round } from '../lib/stats.js';
+import { isFailed, isSkipped, type BenchResults, type Distribution, type SystemFigures } from './types.js';
+
+export interface Section {
+  title: string;
+  note?: string;
+  headers: string[];
+  rows: string[][];
+  /** Left-aligned (text) columns besides the first; the rest are figures, right-aligned. */
+  textColumns?: number[];
+}
+
+const fmt = (v: number | undefined, unit = ''): string => (v === undefined || !Number.isFinite(v) ? '–' : `${round(v).toLocaleString('en-US')}${unit}`);
+const ratio = (v: number | undefined, floor: number | undefined): string =>
+  v === undefined || floor === undefined || !Number.isFinite(v) || !Number.isFinite(floor) || floor === 0 ? '–' : `${round(v / floor, 2)}×`;
+const pct = (v: number | undefined, floor: number | undefined): string =>
+  v === undefined || floor === undefined || !Number.isFinite(v) || !Number.isFinite(floor) || floor === 0 ? '–' : `${Math.round((v / floor) * 100)}%`;
+const why = (v: unknown): string => (isFailed(v) ? `failed: ${v.error}` : isSkipped(v) ? `skipped: ${v.skipped}` : 'not measured');
+
+export interface UnaryNumbers { p50Us?: number; p99Us?: number; perSec?: number }
+
+export function unaryNumbers(s: SystemFigures): UnaryNumbers {
+  if (!s.unary || isFailed(s.unary)) return {};
+  const inflight = s.unary.inflight;
+  return { p50Us: s.unary.p50Us, p99Us: s.unary.p99Us, perSec: isFailed(inflight) ? undefined : inflight.perSec };
+}
+
+export function streamPerSec(s: SystemFigures): number | undefined {
+  return s.stream && !isFailed(s.stream) ? s.stream.perSec : undefined;
+}
+
+export function sections(r: BenchResults): Section[] {
+  const out: Section[] = [];
+  const floor = r.transport.find((s) => s.name === 'raw-ws');
+  const f = floor ? unaryNumbers(floor) : {};
+  const systemError = (s: SystemFigures, what: unknown) => (s.error ? `failed: ${s.error}` : why(what));
+
+  if (r.transport.length) {
+    out.push({
+      title: 'Unary round trip, run("hello")',
+      note: `sequential p50/p99; calls/s with ${r.plan.inflight} in flight on one connection; ratios to the floor`,
+      headers: ['system', 'p50 µs', 'p99 µs', `calls/s @${r.plan.inflight}`, 'p50 vs floor', 'calls/s vs floor'],
+      rows: r.transport.map((s) => {
+        const u = unaryNumbers(s);
+        if (u.p50Us === undefined) return [s.label, systemError(s, s.unary), '', '', '', ''];
+        return [s.label, fmt(u.p50Us), fmt(u.p99Us), fmt(u.perSec), ratio(u.p50Us, f.p50Us), pct(u.perSec, f.perSec)];
+      }),
+    });
+    const sizes = r.plan.payloadSizes;
+    const floorPayload = floor?.payload && !isFailed(floor.payload) ? floor.payload : [];
+    out.push({
+      title: 'Payload scaling, echoBytes(Uint8Array)',
+      note: 'MB/s of argument bytes (10^6 B/s, each call carries the bytes there and back), sequential calls; ratio to the floor',
+      headers: ['system', ...sizes.map((b) => `${sizeLabel(b)} MB/s`), ...sizes.map((b) => `${sizeLabel(b)} vs floor`)],
+      rows: r.transport.filter((s) => s.payload !== undefined || s.error).map((s) => {
+        if (!s.payload || isFailed(s.payload)) return [s.label, systemError(s, s.payload), ...sizes.slice(1).map(() => ''), ...sizes.map(() => '')];
+        const p = s.payload;
+        const at = (b: number, list: { bytes: number; mbPerSec: number }[]) => list.find((x) => x.bytes === b)?.mbPerSec;
+        return [s.label, ...sizes.map((b) => fmt(at(b, p))), ...sizes.map((b) => pct(at(b, p), at(b, floorPayload)))];
+      }),
+    });
+    const streamers = r.transport.filter((s) => s.stream !== undefined || (s.error && ['raw-ws', 'agentix', 'grpc'].includes(s.name)));
+    const fs = floor ? streamPerSec(floor) : undefined;
+    out.push({
+      title: 'Server stream of small items, count(n)',
+      note: 'items/s through one stream, consumed as they arrive; each system with its own flow control',
+      headers: ['system', 'items/s', 'vs floor'],
+      rows: streamers.map((s) => {
+        const v = streamPerSec(s);
+        return v === undefined ? [s.label, systemError(s, s.stream), ''] : [s.label, fmt(v), pct(v, fs)];
+      }),
+    });
+    const bidiFloor = floor?.bidi && !isFailed(floor.bidi) ? floor.bidi.p50Us : undefined;
+    out.push({
+      title: 'Bidi echo round trip, chat(inbox)',
+      note: 'one item in, its echo out, sequential; the floor is the same echo server',
+      headers: ['system', 'p50 µs', 'p99 µs', 'p50 vs floor'],
+      rows: r.transport.filter((s) => s.bidi !== undefined || (s.error && ['raw-ws', 'agentix'].includes(s.name))).map((s) =>
+        !s.bidi || isFailed(s.bidi) ? [s.label, systemError(s, s.bidi), '', ''] : [s.label, fmt(s.bidi.p50Us), fmt(s.bidi.p99Us), ratio(s.bidi.p50Us, bidiFloor)]),
+    });
+    const ax = r.transport.find((s) => s.name === 'agentix');
+    if (ax) {
+      const a = unaryNumbers(ax);
+      const p50ok = a.p50Us !== undefined && f.p50Us !== undefined ? a.p50Us <= 2 * f.p50Us : undefined;
+      const tputOk = a.perSec !== undefined && f.perSec !== undefined ? a.perSec >= 0.6 * f.perSec : undefined;
+      const mark = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : 'missed');
+      out.push({
+        title: 'Design targets',
+        headers: ['target', 'measured', 'verdict'],
+        rows: [
+          ['Agentix unary p50 within 2× of the floor', ratio(a.p50Us, f.p50Us), mark(p50ok)],
+          [`Agentix calls/s @${r.plan.inflight} ≥ 60% of the floor`, pct(a.perSec, f.perSec), mark(tputOk)],
+        ],
+      });
+    }
+  }
+
+  const sb = r.sandbox;
+  const sbRows: string[][] = [];
+  for (const backend of ['docker', 'local'] as const) {
+    const b = sb[backend];
+    if (!b || isFailed(b) || isSkipped(b)) { sbRows.push([backend, sb.skipped ? `skipped: ${sb.skipped}` : why(b), '', '', '']); continue; }
+    const dist = (d: Distribution | { error: string } | undefined) => (!d || isFailed(d) ? (d ? `failed: ${d.error}` : '–') : `${fmt(d.p50Ms)} / ${fmt(d.p90Ms)} ms (n=${d.n})`);
+    const par = !b.parallel ? '–' : isFailed(b.parallel) ? `failed: ${b.parallel.error}` : `${fmt(b.parallel.wallMs)} ms for ${b.parallel.n}`;
+    sbRows.push([backend, dist(b.firstCall), par, dist(b.delete), (b.notes ?? []).join('; ')]);
+  }
+  out.push({
+    title: 'Sandboxes: create → first call answered',
+    note: 'sandboxes made one after another (p50 / p90), then a wave created at once (wall time until every one answered a call), and delete time',
+    headers: ['deployment', 'create → first call p50 / p90', 'parallel wave', 'delete p50 / p90', 'notes'],
+    rows: sbRows,
+    textColumns: [4],
+  });
+
+  const t = r.tooling;
+  const val = (v: unknown, show: (x: any) => string) => (v === undefined ? (t.skipped ? `skipped: ${t.skipped}` : '–') : isFailed(v) || isSkipped(v) ? why(v) : show(v));
+  out.push({
+    title: 'Tooling',
+    note: t.cli ? `cold = a fresh node process; CLI run as ${t.cli}` : undefined,
+    headers: ['what', 'time / size'],
+    rows: [
+      ['agentix gen, bench project (4 functions), cold', val(t.genBench, (v) => `${fmt(v.coldMs)} ms`)],
+      [`agentix gen, generated project (${r.plan.genFunctions} functions), cold`, val(t.genLarge, (v) => `${fmt(v.coldMs)} ms`)],
+      ['agentix build, cold', val(t.buildCold, (v) => `${fmt(v.ms)} ms`)],
+      ['agentix build after a one-line change', val(t.buildWarm, (v) => `${fmt(v.ms)} ms`)],
+      ['bundle image size', val(t.imageBytes, (v: number) => `${fmt(v / 2 ** 20)} MiB`)],
+    ],
+  });
+  return out;
+}
+
+export function sizeLabel(bytes: number): string {
+  return bytes >= 2 ** 20 ? `${bytes / 2 ** 20} MiB` : `${bytes / 1024} KiB`;
+}

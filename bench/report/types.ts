@@ -1,0 +1,61 @@
+/** The shape of bench/results/<date>.json (also what the renderers read). */
+import type { MachineInfo } from '../lib/machine.js';
+import type { LatencyFigure, PayloadFigure, RateFigure } from '../lib/measure.js';
+import type { Plan } from '../lib/plan.js';
+import type { SystemName } from '../lib/systems.js';
+
+export type Failed = { error: string };
+export type Skipped = { skipped: string };
+
+export interface SystemFigures {
+  name: SystemName;
+  label: string;
+  via?: string;
+  error?: string;
+  unary?: (LatencyFigure & { inflight: { calls: number } & (RateFigure | Failed) }) | Failed;
+  payload?: PayloadFigure[] | Failed;
+  stream?: (RateFigure & { items: number }) | Failed;
+  bidi?: LatencyFigure | Failed;
+}
+
+export interface Distribution { p50Ms: number; p90Ms: number; maxMs: number; n: number }
+
+export interface SandboxBackendFigures {
+  /** create() → first `run` call answered, sandboxes made one after another. */
+  firstCall?: Distribution | Failed;
+  /** `sandboxParallel` sandboxes created at once: wall time until all answered a first call. */
+  parallel?: { n: number; wallMs: number; perSandbox: Distribution } | Failed;
+  delete?: Distribution | Failed;
+  notes?: string[];
+}
+
+export interface SandboxFigures {
+  docker?: SandboxBackendFigures | Skipped | Failed;
+  local?: SandboxBackendFigures | Skipped | Failed;
+  skipped?: string;
+}
+
+export interface ToolingFigures {
+  cli?: string;
+  genBench?: { coldMs: number; runs: number[] } | Failed;
+  genLarge?: { functions: number; coldMs: number; runs: number[] } | Failed;
+  buildCold?: { ms: number } | Failed | Skipped;
+  buildWarm?: { ms: number; change: string } | Failed | Skipped;
+  imageBytes?: number | Failed | Skipped;
+  layers?: unknown;
+  skipped?: string;
+}
+
+export interface BenchResults {
+  date: string;
+  mode: Plan['mode'];
+  machine: MachineInfo;
+  plan: Plan;
+  transport: SystemFigures[];
+  sandbox: SandboxFigures;
+  tooling: ToolingFigures;
+  durationS: number;
+}
+
+export const isFailed = (v: unknown): v is Failed => typeof v === 'object' && v !== null && 'error' in v;
+export const isSkipped = (v: unknown): v is Skipped => typeof v === 'object' && v !== null && 'skipped' in v;

@@ -1,0 +1,134 @@
+/**
+ * `npm run bench`: Agentix against its peers, one run on one machine.
+ *
+ *   npm run bench                      quick mode (under 3 minutes)
+ *   npm run bench -- --full            longer runs, more repeats
+ *   npm run bench -- --smoke           tiny counts: checks that every scenario runs (test/bench)
+ *   npm run bench -- --same-core       server and client both on CPU 0 (default: split-core, server CPU 0, client CPU 1)
+ *   npm run bench -- --only=raw-ws,agentix     only these transport systems
+ *   npm run bench -- --skip=sandbox,tooling    leave scenario groups out (transport, sandbox, tooling)
+ *   npm run bench -- --out=DIR         write results there instead of bench/ (RESULTS.md, results/DATE.json, results/chart.svg)
+ *   npm run bench -- --render=FILE     re-render RESULTS.md and the chart from an earlier results JSON
+ *
+ * A scenario that fails or cannot run is reported with its reason; the others still run.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { installExitCleanup } from './lib/cleanup.js';
+import { currentLoad, machineInfo } from './lib/machine.js';
+import { choosePlacement } from './lib/placement.js';
+import { planFor, type Mode } from './lib/plan.js';
+import { REPO_ROOT } from './lib/project-copy.js';
+import { SYSTEMS, type SystemName } from './lib/systems.js';
+import { runTransport } from './scenarios/transport.js';
+import { runSandboxes } from './scenarios/sandbox.js';
+import { runTooling } from './scenarios/tooling.js';
+import { renderMarkdown } from './report/markdown.js';
+import { renderChart } from './report/chart.js';
+import { renderTable } from './report/table.js';
+import type { BenchResults } from './report/types.js';
+
+const GROUPS = ['transport', 'sandbox', 'tooling'] as const;
+
+const USAGE = `usage: npm run bench -- [--quick|--full|--smoke] [--same-core] [--only=SYSTEMS] [--skip=GROUPS] [--out=DIR]
+
+  --full            7 rounds and longer runs (default: quick, 3 rounds)
+  --smoke           tiny counts: checks that every scenario runs
+  --same-core       server and client both on CPU 0 (default: server CPU 0, client CPU 1)
+  --only=a,b        transport systems: ${SYSTEMS.map((s) => s.name).join(', ')}
+  --skip=a,b        groups to leave out: ${GROUPS.join(', ')}
+  --out=DIR         write RESULTS.md and results/ under DIR (default: bench/)
+  --render=FILE     measure nothing: re-render RESULTS.md and the chart from a results JSON
+`;
+
+function parseArgs(argv: string[]) {
+  const opts = { help: false, render: undefined as string | undefined, mode: 'quick' as Mode, sameCore: false, only: undefined as SystemName[] | undefined, skip: [] as string[], out: join(REPO_ROOT, 'bench') };
+  for (const a of argv) {
+    const [k, v] = a.split('=', 2);
+    if (k === '--full') opts.mode = 'full';
+    else if (k === '--smoke') opts.mode = 'smoke';
+    else if (k === '--quick') opts.mode = 'quick';
+    else if (k === '--same-core') opts.sameCore = true;
+    else if (k === '--help' || k === '-h') opts.help = true;
+    else if (k === '--only' && v) {
+      const names = v.split(',');
+      for (const n of names) if (!SYSTEMS.some((s) => s.name === n)) throw new Error(`--only: unknown system "${n}" (known: ${SYSTEMS.map((s) => s.name).join(', ')})`);
+      opts.only = names as SystemName[];
+    } else if (k === '--skip' && v) {
+      for (const g of v.split(',')) if (!(GROUPS as readonly string[]).includes(g)) throw new Error(`--skip: unknown group "${g}" (known: ${GROUPS.join(', ')})`);
+      opts.skip = v.split(',');
+    } else if (k === '--out' && v) opts.out = v;
+    else if (k === '--render' && v) opts.render = v;
+    else throw new Error(`unknown argument "${a}" (npm run bench -- --help)`);
+  }
+  return opts;
+}
+
+async function main(): Promise<number> {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (opts.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (opts.render) {
+    // Re-renders the reports of an earlier run (after a change to the renderers), measuring nothing.
+    const results = JSON.parse(readFileSync(opts.render, 'utf8')) as BenchResults;
+    writeReports(results, opts.out, `results/${basename(opts.render)}`);
+    process.stdout.write(renderTable(results));
+    return 0;
+  }
+  const plan = planFor(opts.mode);
+  const placement = choosePlacement(opts.sameCore);
+  const started = new Date();
+  const log = (s: string) => process.stderr.write(`[${((Date.now() - started.getTime()) / 1000).toFixed(1)}s] ${s}\n`);
+  log(`agentix bench, ${opts.mode} mode, placement ${placement.name}${placement.note ? ` (${placement.note})` : ''}`);
+
+  const results: BenchResults = {
+    date: started.toISOString(),
+    mode: opts.mode,
+    machine: machineInfo(placement),
+    plan,
+    transport: [],
+    sandbox: { skipped: 'not run (--skip)' },
+    tooling: { skipped: 'not run (--skip)' },
+    durationS: 0,
+  };
+  if (!opts.skip.includes('transport')) {
+    log('transport: unary, payload, stream, bidi');
+    results.transport = await runTransport(plan, placement, opts.only, log);
+    results.machine.loadAvg.afterTransport = currentLoad();
+  }
+  if (!opts.skip.includes('sandbox')) {
+    log('sandbox: create → first call');
+    results.sandbox = await runSandboxes(plan, log);
+  }
+  if (!opts.skip.includes('tooling')) {
+    log('tooling: agentix gen / build');
+    results.tooling = await runTooling(plan, log);
+  }
+  results.durationS = Math.round((Date.now() - started.getTime()) / 100) / 10;
+
+  const day = started.toISOString().slice(0, 10);
+  mkdirSync(join(opts.out, 'results'), { recursive: true });
+  const jsonFile = join(opts.out, 'results', `${day}.json`);
+  writeFileSync(jsonFile, JSON.stringify(results, null, 2) + '\n');
+  writeReports(results, opts.out, `results/${day}.json`);
+  process.stdout.write(renderTable(results));
+  log(`wrote ${jsonFile}, ${join(opts.out, 'RESULTS.md')}, ${join(opts.out, 'results', 'chart.svg')} in ${results.durationS} s`);
+  return 0;
+}
+
+function writeReports(results: BenchResults, out: string, jsonPath: string): void {
+  mkdirSync(join(out, 'results'), { recursive: true });
+  writeFileSync(join(out, 'RESULTS.md'), renderMarkdown(results, jsonPath));
+  writeFileSync(join(out, 'results', 'chart.svg'), renderChart(results));
+}
+
+installExitCleanup();
+process.exitCode = await main();

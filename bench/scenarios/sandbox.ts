@@ -1,0 +1,124 @@
+/**
+ * Scenario 4: how long a sandbox takes from `create()` to its first answered
+ * call, one after another and in a parallel wave, and how long `delete()`
+ * takes. Docker only when an engine answers (`docker info`); the local
+ * deployment always. Every sandbox created here is deleted, also on failure.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Deployment, SandboxConfig } from '../../deploy/types.js';
+import { withTimeout } from '../lib/measure.js';
+import type { Plan } from '../lib/plan.js';
+import { copyBenchProject, type TempDir } from '../lib/project-copy.js';
+import { percentile, round } from '../lib/stats.js';
+import type { Distribution, SandboxBackendFigures, SandboxFigures } from '../report/types.js';
+import { briefError } from '../lib/errors.js';
+
+const pexec = promisify(execFile);
+const BENCH_TAG = 'agentix-bench:latest';
+
+export async function runSandboxes(plan: Plan, log: (s: string) => void): Promise<SandboxFigures> {
+  const out: SandboxFigures = {};
+  const project = copyBenchProject();
+  try {
+    out.docker = await dockerFigures(plan, project, log).catch((err) => ({ error: briefError(err) }));
+    log('  local deployment');
+    out.local = await measureBackend('local', { image: '', bundle: project.dir }, plan.localSandboxes, plan.localParallel)
+      .catch((err) => ({ error: briefError(err) }));
+  } finally {
+    project.remove();
+  }
+  return out;
+}
+
+async function dockerFigures(plan: Plan, project: TempDir, log: (s: string) => void): Promise<SandboxBackendFigures | { skipped: string }> {
+  try {
+    await pexec('docker', ['info', '--format', '{{.ServerVersion}}'], { timeout: 15_000 });
+  } catch {
+    return { skipped: 'no engine (`docker info` failed)' };
+  }
+  // The task image and clean-up come from the docker tests' helpers: task images are made locally (no registry here).
+  const support = await import('../../test/support/docker.js');
+  const { dockerFromEnv } = await import('../../deploy/docker.js');
+  const docker = dockerFromEnv();
+  const image = await support.taskImage(docker, 'busybox');
+  log('  docker: building the bench bundle');
+  const { buildBundle } = await import('../../bundle/index.js');
+  const built = await buildBundle({ projectDir: project.dir, tag: BENCH_TAG, load: true });
+  try {
+    log(`  docker: ${plan.sandboxes} sandboxes on ${image} one after another, then ${plan.sandboxParallel} at once`);
+    const figures = await measureBackend('docker', { image, bundle: built.tag }, plan.sandboxes, plan.sandboxParallel);
+    figures.notes = [`task image ${image}`, `bundle ${built.tag} (${built.layers.map((l) => `${l.name} ${sizeText(l.size)}`).join(', ')})`];
+    return figures;
+  } finally {
+    // the carrier container, its volume and the bench image: nothing of the bench stays in the engine
+    await support.removeBundle(docker, built.imageId).catch((err: Error) => log(`  docker: clean-up failed: ${err.message}`));
+  }
+}
+
+interface Timed { firstCallMs: number; id: string }
+
+async function measureBackend(name: 'docker' | 'local', config: SandboxConfig, sequential: number, parallel: number): Promise<SandboxBackendFigures> {
+  const { loadDeployment } = await import('../../deploy/load.js');
+  const Cls = await loadDeployment(name);
+  const dep = new Cls();
+  const figures: SandboxBackendFigures = {};
+  const deletes: number[] = [];
+  const createTimeout = (config.startupTimeoutMs ?? 60_000) + 30_000;
+
+  const timedDelete = async (id: string) => {
+    const t0 = performance.now();
+    await withTimeout(dep.delete(id), 60_000, `delete ${id}`);
+    deletes.push(performance.now() - t0);
+  };
+
+  try {
+    const firsts: number[] = [];
+    for (let i = 0; i < sequential; i++) {
+      const t = await createAndCall(dep, config, createTimeout);
+      firsts.push(t.firstCallMs);
+      await timedDelete(t.id);
+    }
+    figures.firstCall = distribution(firsts);
+  } catch (err) {
+    figures.firstCall = { error: briefError(err) };
+  }
+
+  if (parallel > 0) {
+    const t0 = performance.now();
+    const settled = await Promise.allSettled(Array.from({ length: parallel }, () => createAndCall(dep, config, createTimeout)));
+    const wallMs = performance.now() - t0;
+    const ok = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    const failed = settled.flatMap((s) => (s.status === 'rejected' ? [briefError(s.reason)] : []));
+    await Promise.allSettled(ok.map((t) => timedDelete(t.id)));
+    figures.parallel = failed.length ? { error: `${failed.length}/${parallel} failed: ${failed[0]}` } : { n: parallel, wallMs: round(wallMs), perSandbox: distribution(ok.map((t) => t.firstCallMs)) };
+  }
+  figures.delete = deletes.length ? distribution(deletes) : { error: 'no sandbox was deleted' };
+  return figures;
+}
+
+async function createAndCall(dep: Deployment, config: SandboxConfig, timeoutMs: number): Promise<Timed> {
+  const { RuntimeClient } = await import('../../runtime/client.js');
+  const t0 = performance.now();
+  const sb = await withTimeout(dep.create(config), timeoutMs, 'create');
+  try {
+    const client = await RuntimeClient.connect(sb.runtimeUrl, { token: sb.token });
+    try {
+      const r = await client.call<string>('run', ['hello'], { timeoutMs: 30_000 });
+      if (r !== 'hello') throw new Error(`run("hello") returned ${JSON.stringify(r)}`);
+    } finally {
+      await client.close();
+    }
+    return { firstCallMs: performance.now() - t0, id: sb.id };
+  } catch (err) {
+    await dep.delete(sb.id).catch(() => {});
+    throw err;
+  }
+}
+
+function distribution(ms: number[]): Distribution {
+  const s = [...ms].sort((a, b) => a - b);
+  return { p50Ms: round(percentile(s, 50)), p90Ms: round(percentile(s, 90)), maxMs: round(s[s.length - 1]), n: s.length };
+}
+
+const sizeText = (bytes: number) => (bytes >= 2 ** 20 ? `${round(bytes / 2 ** 20)} MiB` : `${round(bytes / 1024)} KiB`);

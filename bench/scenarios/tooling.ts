@@ -1,0 +1,127 @@
+/**
+ * Scenario 5: the CLI's own cost. `agentix gen` cold (a fresh node process
+ * each time) on the bench project and on a generated project; `agentix build`
+ * cold and after a one-line change; the bundle image's size. Each run works on
+ * a temp copy, removed afterwards.
+ */
+import { execFile } from 'node:child_process';
+import { appendFileSync, cpSync, existsSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { writeGeneratedProject } from '../lib/gen-project.js';
+import { TSX_ARGS } from '../lib/node-args.js';
+import type { Plan } from '../lib/plan.js';
+import { runToEnd } from '../lib/process.js';
+import { BENCH_PROJECT, REPO_ROOT, tempDir, writeProjectTsconfig } from '../lib/project-copy.js';
+import { median, round } from '../lib/stats.js';
+import type { ToolingFigures } from '../report/types.js';
+import { briefError } from '../lib/errors.js';
+
+const pexec = promisify(execFile);
+const BUILD_TAG = 'agentix-bench-build:latest';
+const GEN_TIMEOUT_MS = 120_000;
+const BUILD_TIMEOUT_MS = 600_000;
+
+/** The CLI as a user would run it: the built one when there is a build, else the source under tsx. */
+function cliCommand(): { argv: string[]; label: string } {
+  const built = join(REPO_ROOT, 'dist/cli/main.js');
+  if (existsSync(built)) return { argv: [process.execPath, built], label: 'dist/cli/main.js (built)' };
+  return { argv: [process.execPath, ...TSX_ARGS, join(REPO_ROOT, 'cli/main.ts')], label: 'cli/main.ts via tsx (no dist/ build)' };
+}
+
+export async function runTooling(plan: Plan, log: (s: string) => void): Promise<ToolingFigures> {
+  const cli = cliCommand();
+  const out: ToolingFigures = { cli: cli.label };
+  const runs = plan.toolRuns;
+
+  const genTimes = async (projectDir: string): Promise<number[]> => {
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      rmSync(join(projectDir, 'agentix-gen'), { recursive: true, force: true });
+      rmSync(join(projectDir, '.agentix'), { recursive: true, force: true });
+      const r = await runToEnd([...cli.argv, 'gen', projectDir], { cwd: projectDir, timeoutMs: GEN_TIMEOUT_MS });
+      if (r.code !== 0) throw new Error(`agentix gen ${r.timedOut ? 'timed out' : `exited ${r.code}`}: ${lastLine(r.stderr || r.stdout)}`);
+      times.push(round(r.ms));
+    }
+    return times;
+  };
+
+  const bench = tempDir('gen');
+  try {
+    log('  agentix gen on the bench project');
+    cpSync(join(BENCH_PROJECT, 'src'), join(bench.dir, 'src'), { recursive: true });
+    cpSync(join(BENCH_PROJECT, 'package.json'), join(bench.dir, 'package.json'));
+    writeProjectTsconfig(bench.dir);
+    const t = await genTimes(bench.dir);
+    out.genBench = { coldMs: round(median(t)), runs: t };
+  } catch (err) {
+    out.genBench = { error: briefError(err) };
+  } finally {
+    bench.remove();
+  }
+
+  const large = tempDir('gen-large');
+  try {
+    log(`  agentix gen on a generated project of ${plan.genFunctions} functions`);
+    writeGeneratedProject(large.dir, plan.genFunctions);
+    const t = await genTimes(large.dir);
+    out.genLarge = { functions: plan.genFunctions, coldMs: round(median(t)), runs: t };
+  } catch (err) {
+    out.genLarge = { error: briefError(err) };
+  } finally {
+    large.remove();
+  }
+
+  if (plan.mode === 'smoke') {
+    out.buildCold = out.buildWarm = out.imageBytes = { skipped: 'smoke mode' };
+    return out;
+  }
+  await measureBuild(cli.argv, out, log);
+  return out;
+}
+
+async function measureBuild(cli: string[], out: ToolingFigures, log: (s: string) => void): Promise<void> {
+  const engine = await pexec('docker', ['info', '--format', '{{.ServerVersion}}'], { timeout: 15_000 }).then(() => true, () => false);
+  const work = tempDir('build');
+  const projectDir = join(work.dir, 'project');
+  const archive = join(work.dir, 'bundle.tar');
+  try {
+    cpSync(join(BENCH_PROJECT, 'src'), join(projectDir, 'src'), { recursive: true });
+    cpSync(join(BENCH_PROJECT, 'package.json'), join(projectDir, 'package.json'));
+    writeProjectTsconfig(projectDir);
+    // Without an engine the image is written as a docker-archive file instead of loaded.
+    const args = [...cli, 'build', projectDir, '--tag', BUILD_TAG, ...(engine ? [] : ['--out', archive])];
+    const build = async (what: string) => {
+      log(`  agentix build, ${what}${engine ? '' : ' (no engine: --out archive)'}`);
+      const r = await runToEnd(args, { cwd: projectDir, timeoutMs: BUILD_TIMEOUT_MS });
+      if (r.code !== 0) throw new Error(`agentix build ${r.timedOut ? 'timed out' : `exited ${r.code}`}: ${lastLine(r.stderr || r.stdout)}`);
+      return round(r.ms);
+    };
+    try {
+      out.buildCold = { ms: await build('cold') };
+    } catch (err) {
+      out.buildCold = { error: briefError(err) };
+      out.buildWarm = { skipped: 'cold build failed' };
+      out.imageBytes = { skipped: 'cold build failed' };
+      return;
+    }
+    try {
+      appendFileSync(join(projectDir, 'src/index.ts'), `\n// one-line change ${Date.now()}\n`);
+      out.buildWarm = { ms: await build('after a one-line change'), change: 'a comment line appended to src/index.ts' };
+    } catch (err) {
+      out.buildWarm = { error: briefError(err) };
+    }
+    try {
+      out.imageBytes = engine
+        ? Number((await pexec('docker', ['image', 'inspect', '--format', '{{.Size}}', BUILD_TAG], { timeout: 15_000 })).stdout.trim())
+        : statSync(archive).size;
+    } catch (err) {
+      out.imageBytes = { error: briefError(err) };
+    }
+  } finally {
+    work.remove();
+    if (engine) await pexec('docker', ['image', 'rm', '-f', BUILD_TAG], { timeout: 30_000 }).catch(() => {});
+  }
+}
+
+const lastLine = (s: string) => s.trim().split('\n').filter(Boolean).slice(-1)[0] ?? '(no output)';

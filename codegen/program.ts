@@ -39,16 +39,17 @@ export function createProject(opts: ProgramOptions): Project {
     const typeRoots = typeRootsWithNode(opts.projectDir);
     if (typeRoots.length > 0) Object.assign(compilerOptions, { types: ['node'], typeRoots });
   }
-  // 'agentix' resolves the way the project sees it (node_modules). Inside this
-  // repository (fixtures, examples) it would resolve to an unbuilt dist/, so map
-  // it to the package's TypeScript sources instead.
+  // Project code imports the sandbox-side API from 'agentix' (Channel, currentSignal). Resolved the usual way
+  // it would load the whole package's typings (client, ws, dockerode) and double the cold start, so the quick
+  // mode maps it to that small API; the thorough mode uses the project's own resolution, or this package's
+  // sources inside this repository, where it would resolve to an unbuilt dist/.
+  const root = agentixRoot();
+  const view = join(root, 'runtime', 'sandbox-api.ts');
   const probe = ts.resolveModuleName('agentix', opts.files[0]!, compilerOptions, ts.sys);
-  if (!probe.resolvedModule || !existsSync(probe.resolvedModule.resolvedFileName)) {
-    const root = agentixRoot();
-    const index = join(root, 'index.ts');
-    // The sandbox-side API is what project code imports, and far cheaper to type-check than the whole index.ts.
-    const view = join(root, 'runtime', 'sandbox-api.ts');
-    const target = opts.full && existsSync(index) ? index : existsSync(view) ? view : join(root, 'runtime', 'channel.ts');
+  const resolves = !!probe.resolvedModule && existsSync(probe.resolvedModule.resolvedFileName);
+  const index = join(root, 'index.ts');
+  const target = !opts.full && existsSync(view) ? view : resolves ? undefined : existsSync(index) ? index : view;
+  if (target) {
     compilerOptions.paths = { ...compilerOptions.paths, agentix: [target] };
     compilerOptions.baseUrl ??= opts.projectDir;
   }

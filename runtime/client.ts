@@ -11,7 +11,7 @@ import { errorData, fromWire, RemoteError } from './errors.js';
 import * as P from './protocol.js';
 
 export interface CallOptions {
-  /** Deadline for the whole call; the server cancels the function too. */
+  /** Deadline for the whole call; the server cancels the function too. Not finite or ≤ 0: no deadline. */
   timeoutMs?: number;
   /** Aborting it cancels the call (CANCELLED) and the function's `currentSignal()`. */
   signal?: AbortSignal;
@@ -48,7 +48,12 @@ export interface RemoteStream<T> extends AsyncIterable<T> {
 }
 
 export interface BidiCall<I, O> extends RemoteStream<O> {
-  /** Queues an item for the function's inbox; resolves once it is handed to the socket within the server's credit. */
+  /**
+   * Queues an item for the function's inbox; resolves once it is handed to the
+   * socket within the server's credit. Rejects after `close()`. Once the call
+   * has ended (END, ERROR, cancel) it resolves at once and the item is dropped:
+   * a producer need not race the end of the call, whose outcome iteration reports.
+   */
   send(item: I): Promise<void>;
   /** Ends the inbox: the function's `for await (… of inbox)` finishes. */
   close(): void;
@@ -62,10 +67,22 @@ interface Pending {
 
 type ClientEvents = { log: [LogEvent]; goodbye: [string]; close: [] };
 
+/** setTimeout fires at once for longer delays (with a warning); such deadlines are days away anyway. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** CALL's timeoutMs is an unsigned 32-bit integer. */
+const MAX_WIRE_TIMEOUT_MS = 0xffff_ffff;
+
+/** Whole milliseconds for the wire, 0 meaning no deadline (also for NaN, Infinity and ≤ 0). */
+function deadlineMs(timeoutMs: number | undefined): number {
+  if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) return 0;
+  return Math.min(Math.ceil(timeoutMs), MAX_WIRE_TIMEOUT_MS);
+}
+
 export class RuntimeClient extends EventEmitter<ClientEvents> implements RemoteClient {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private closedError: RemoteError | undefined;
+  private closing: Promise<void> | undefined;
 
   private constructor(private readonly ws: WebSocket, private readonly defaults: Pick<CallOptions, 'timeoutMs'>) {
     super();
@@ -123,6 +140,10 @@ export class RuntimeClient extends EventEmitter<ClientEvents> implements RemoteC
             this.pending.delete(id);
             stop();
             reject(new RemoteError(fromWire(msg[2])));
+          } else if (type === P.ITEM || type === P.END || type === P.INBOX_CREDIT) {
+            // The target is not unary. END is final; otherwise it still runs remotely and must be stopped.
+            const err = errorData('PROTOCOL', `${target} is a stream/bidi function; use client.stream()/bidi()`);
+            this.settleLocally(id, err, type !== P.END);
           }
         },
         onError: (err) => {
@@ -144,8 +165,12 @@ export class RuntimeClient extends EventEmitter<ClientEvents> implements RemoteC
     return new StreamCall<O, I>(this, target, args, options, true);
   }
 
-  /** Closes the connection; calls still in flight fail with CANCELLED. */
-  async close(): Promise<void> {
+  /** Closes the connection; calls still in flight fail with CANCELLED. Calling it again returns the same promise. */
+  close(): Promise<void> {
+    return (this.closing ??= this.closeSocket());
+  }
+
+  private async closeSocket(): Promise<void> {
     if (this.ws.readyState === WebSocket.CLOSED) return;
     this.failAll(new RemoteError(errorData('CANCELLED', 'the client was closed')));
     const closed = new Promise<void>((resolve) => this.ws.once('close', () => resolve()));
@@ -183,32 +208,27 @@ export class RuntimeClient extends EventEmitter<ClientEvents> implements RemoteC
       return undefined;
     }
     const { signal } = options;
-    const timeoutMs = options.timeoutMs ?? this.defaults.timeoutMs;
+    const timeoutMs = deadlineMs(options.timeoutMs ?? this.defaults.timeoutMs);
     if (signal?.aborted) {
       reject(new RemoteError(errorData('CANCELLED', `${target} was cancelled before it started`)));
       return undefined;
     }
+    // Both settle through the call's onError, which disarms them.
     let timer: NodeJS.Timeout | undefined;
-    const onAbort = () => {
-      if (!this.pending.delete(id)) return;
-      disarm();
-      this.sendRaw([P.CANCEL, id]);
-      reject(new RemoteError(errorData('CANCELLED', `${target} was cancelled by the caller`)));
-    };
-    const disarm = () => {
+    const onAbort = () => this.settleLocally(id, errorData('CANCELLED', `${target} was cancelled by the caller`), true);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (timeoutMs > 0) {
+      const localMs = Math.min(timeoutMs, MAX_TIMER_MS);
+      timer = setTimeout(() => {
+        // The server enforces the same deadline and cancels the function, unless ours had to be
+        // shortened to fit a timer: then the server's is later, so stop the function now.
+        this.settleLocally(id, errorData('DEADLINE_EXCEEDED', `${target} exceeded its deadline of ${timeoutMs} ms`), localMs < timeoutMs);
+      }, localMs);
+    }
+    return () => {
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
     };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    if (timeoutMs !== undefined && timeoutMs > 0) {
-      timer = setTimeout(() => {
-        if (!this.pending.delete(id)) return;
-        disarm();
-        // The server enforces the same deadline and cancels the function; no CANCEL needed.
-        reject(new RemoteError(errorData('DEADLINE_EXCEEDED', `${target} exceeded its deadline of ${timeoutMs} ms`)));
-      }, timeoutMs);
-    }
-    return disarm;
   }
 
   /** @internal */
@@ -223,13 +243,14 @@ export class RuntimeClient extends EventEmitter<ClientEvents> implements RemoteC
 
   /** @internal */
   sendCall(id: number, target: string, args: unknown[], options: CallOptions): void {
-    const timeoutMs = options.timeoutMs ?? this.defaults.timeoutMs ?? 0;
+    const timeoutMs = deadlineMs(options.timeoutMs ?? this.defaults.timeoutMs);
     const wire: P.WireCallOptions | undefined = options.credit ? { credit: options.credit } : undefined;
     let bytes: Buffer;
     try {
-      bytes = encode(wire ? [P.CALL, id, Math.max(0, Math.ceil(timeoutMs)), target, args, wire] : [P.CALL, id, Math.max(0, Math.ceil(timeoutMs)), target, args]);
+      bytes = encode(wire ? [P.CALL, id, timeoutMs, target, args, wire] : [P.CALL, id, timeoutMs, target, args]);
     } catch (err) {
-      return this.settleLocally(id, errorData('INVALID_ARGUMENT', `arguments of ${target} cannot be encoded: ${(err as Error).message}`));
+      // Nothing was sent, so there is nothing to cancel remotely.
+      return this.settleLocally(id, errorData('INVALID_ARGUMENT', `arguments of ${target} cannot be encoded: ${(err as Error).message}`), false);
     }
     this.sendEncoded(bytes);
   }
@@ -246,11 +267,15 @@ export class RuntimeClient extends EventEmitter<ClientEvents> implements RemoteC
     this.sendEncoded(encode(message));
   }
 
-  /** @internal */
-  settleLocally(id: number, error: P.ErrorData): void {
+  /**
+   * @internal Ends a call on this side with `error` (no-op if it already ended).
+   * `cancelRemote`: the call may still run on the server, so send CANCEL too.
+   */
+  settleLocally(id: number, error: P.ErrorData, cancelRemote: boolean): void {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
+    if (cancelRemote) this.sendRaw([P.CANCEL, id]);
     p.onError(new RemoteError(error));
   }
 
@@ -302,7 +327,8 @@ class StreamCall<T, I> implements BidiCall<I, T> {
   private readonly items: T[] = [];
   private ended = false;
   private error: RemoteError | undefined;
-  private waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | undefined;
+  /** Readers waiting for an item, oldest first (next() may be called again before the last one settled). */
+  private readonly waiters: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void }[] = [];
   private consumed = 0;
   private readonly window: number;
   private stop: (() => void) | undefined;
@@ -324,13 +350,17 @@ class StreamCall<T, I> implements BidiCall<I, T> {
 
   private onMessage(type: number, msg: unknown[]): void {
     switch (type) {
-      case P.ITEM:
-        if (this.waiter) {
-          const w = this.waiter;
-          this.waiter = undefined;
+      case P.ITEM: {
+        const waiter = this.waiters.shift();
+        if (waiter) {
           this.took();
-          w.resolve({ value: msg[2] as T, done: false });
+          waiter.resolve({ value: msg[2] as T, done: false });
         } else this.items.push(msg[2] as T);
+        break;
+      }
+      case P.RESULT:
+        // The target is unary; RESULT is final, nothing to cancel.
+        this.client.settleLocally(this.id, errorData('PROTOCOL', `${this.target} is a unary function; use client.call()`), false);
         break;
       case P.END:
         this.client.unregister(this.id);
@@ -341,24 +371,30 @@ class StreamCall<T, I> implements BidiCall<I, T> {
         this.fail(new RemoteError(fromWire(msg[2])));
         break;
       case P.INBOX_CREDIT:
+        if (!this.isBidi) {
+          // A bidi target would wait for an inbox that a stream call never feeds.
+          this.client.settleLocally(this.id, errorData('PROTOCOL', `${this.target} is a bidi function; use client.bidi()`), true);
+          break;
+        }
         this.inboxCredit += Number(msg[2]) || 0;
         this.flushOutbox();
         break;
     }
   }
 
-  /** The call is over: a waiting reader gets the error if there was one, else the end. */
+  /**
+   * The call is over. Readers only wait when no items are buffered, so the
+   * first waiting reader gets the error if there was one, every other the end.
+   */
   private finish(): void {
     this.ended = true;
     this.stop?.();
     this.releaseOutbox();
-    if (this.waiter && this.items.length === 0) {
-      const w = this.waiter;
-      this.waiter = undefined;
+    for (const waiter of this.waiters.splice(0)) {
       const err = this.error;
       this.error = undefined; // reported once; afterwards the iterator is simply done
-      if (err) w.reject(err);
-      else w.resolve({ value: undefined, done: true });
+      if (err) waiter.reject(err);
+      else waiter.resolve({ value: undefined, done: true });
     }
   }
 
@@ -389,7 +425,7 @@ class StreamCall<T, I> implements BidiCall<I, T> {
       return Promise.reject(err);
     }
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
   cancel(): void {
@@ -437,7 +473,8 @@ class StreamCall<T, I> implements BidiCall<I, T> {
         bytes = encode([P.INBOX_ITEM, this.id, item]);
       } catch (err) {
         done();
-        this.client.settleLocally(this.id, errorData('INVALID_ARGUMENT', `inbox item for ${this.target} cannot be encoded: ${(err as Error).message}`));
+        // The function is still running, waiting on its inbox: stop it too.
+        this.client.settleLocally(this.id, errorData('INVALID_ARGUMENT', `inbox item for ${this.target} cannot be encoded: ${(err as Error).message}`), true);
         return;
       }
       this.client.sendEncoded(bytes);

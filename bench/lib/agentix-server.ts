@@ -28,12 +28,15 @@ export async function startAgentix(cpu: number | undefined, timeoutMs: number): 
     let started: Started | undefined;
     let via = '';
     const failures: string[] = [];
-    if (existsSync(join(REPO_ROOT, 'cli/main.ts'))) {
+    // The built CLI, as users run it (`npx agentix serve`); from source through tsx only when dist/ is missing.
+    const built = join(REPO_ROOT, 'dist/cli/main.js');
+    const cli = existsSync(built) ? [built] : [...TSX_ARGS, join(REPO_ROOT, 'cli/main.ts')];
+    if (existsSync(built) || existsSync(join(REPO_ROOT, 'cli/main.ts'))) {
       try {
-        started = await startServer([...pinPrefix(cpu), process.execPath, ...TSX_ARGS, join(REPO_ROOT, 'cli/main.ts'), 'serve', project.dir, '--port', '0', '--host', '127.0.0.1', '--token', token], {
+        started = await startServer([...pinPrefix(cpu), process.execPath, ...cli, 'serve', project.dir, '--port', '0', '--host', '127.0.0.1', '--token', token], {
           cwd: project.dir, timeoutMs,
         });
-        via = 'agentix serve (cli/main.ts via tsx: gen + compile + runtime server)';
+        via = `agentix serve (${existsSync(built) ? 'dist/cli/main.js' : 'cli/main.ts via tsx'}: gen + compile + runtime server)`;
       } catch (err) {
         failures.push(`agentix serve failed: ${briefError(err)}`);
       }

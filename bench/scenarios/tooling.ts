@@ -85,6 +85,7 @@ async function measureBuild(cli: string[], out: ToolingFigures, log: (s: string)
   const work = tempDir('build');
   const projectDir = join(work.dir, 'project');
   const archive = join(work.dir, 'bundle.tar');
+  const built: string[] = [];
   try {
     cpSync(join(BENCH_PROJECT, 'src'), join(projectDir, 'src'), { recursive: true });
     cpSync(join(BENCH_PROJECT, 'package.json'), join(projectDir, 'package.json'));
@@ -95,6 +96,8 @@ async function measureBuild(cli: string[], out: ToolingFigures, log: (s: string)
       log(`  agentix build, ${what}${engine ? '' : ' (no engine: --out archive)'}`);
       const r = await runToEnd(args, { cwd: projectDir, timeoutMs: BUILD_TIMEOUT_MS });
       if (r.code !== 0) throw new Error(`agentix build ${r.timedOut ? 'timed out' : `exited ${r.code}`}: ${lastLine(r.stderr || r.stdout)}`);
+      // The rebuild moves the tag: remember every image built, so none is left behind untagged.
+      if (engine) built.push((await pexec('docker', ['image', 'inspect', '--format', '{{.Id}}', BUILD_TAG], { timeout: 15_000 })).stdout.trim());
       return round(r.ms);
     };
     try {
@@ -120,7 +123,10 @@ async function measureBuild(cli: string[], out: ToolingFigures, log: (s: string)
     }
   } finally {
     work.remove();
-    if (engine) await pexec('docker', ['image', 'rm', '-f', BUILD_TAG], { timeout: 30_000 }).catch(() => {});
+    if (engine) {
+      await pexec('docker', ['image', 'rm', '-f', BUILD_TAG], { timeout: 30_000 }).catch(() => {});
+      for (const id of new Set(built)) await pexec('docker', ['image', 'rm', '-f', id], { timeout: 30_000 }).catch(() => {});
+    }
   }
 }
 

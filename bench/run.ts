@@ -37,7 +37,8 @@ const USAGE = `usage: npm run bench -- [--quick|--full|--smoke] [--same-core] [-
   --same-core       server and client both on CPU 0 (default: server CPU 0, client CPU 1)
   --only=a,b        transport systems: ${SYSTEMS.map((s) => s.name).join(', ')}
   --skip=a,b        groups to leave out: ${GROUPS.join(', ')}
-  --out=DIR         write RESULTS.md and results/ under DIR (default: bench/)
+  --out=DIR         write RESULTS.md and results/ under DIR (default: bench/; with --only,
+                    --skip or --smoke: bench/results/tmp/partial, so published results stay)
   --render=FILE     measure nothing: re-render RESULTS.md and the chart from a results JSON
 `;
 
@@ -61,6 +62,9 @@ function parseArgs(argv: string[]) {
     else if (k === '--render' && v) opts.render = v;
     else throw new Error(`unknown argument "${a}" (npm run bench -- --help)`);
   }
+  // A partial or smoke run must not overwrite the published full results: it writes under the ignored tmp/ folder.
+  const partial = opts.only !== undefined || opts.skip.length > 0 || opts.mode === 'smoke';
+  if (partial && !argv.some((a) => a.startsWith('--out='))) opts.out = join(REPO_ROOT, 'bench', 'results', 'tmp', 'partial');
   return opts;
 }
 

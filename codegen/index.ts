@@ -80,26 +80,24 @@ export async function generate(opts: GenOptions): Promise<GenResult> {
 }
 
 /**
- * A fast pass first: no Node typings, and (inside this repository) only the
- * sandbox-side part of 'agentix'. Only if a signature then has an unresolved
- * type (Buffer, a type from a `node:` module) does the thorough pass run:
- * Node's typings cost about as much as everything else together.
+ * A fast pass first: no Node typings, and only the sandbox-side part of
+ * 'agentix'. Only if a signature then has an unresolved type (Buffer, a type
+ * from a `node:` module) does the thorough pass run: Node's typings cost about
+ * as much as everything else together. Modules that merely *use* Node inside
+ * their bodies (the bash and files plugins) stay on the fast pass.
  */
 function analyzeWithRetry(config: ProjectConfig, warnings: string[]): ProgramModel {
   const mark = warnings.length;
-  // A module that visibly uses Node's types goes straight to the thorough pass.
-  const usesNode = config.modules.some((m) => NODE_HINT.test(readFileSync(m.file, 'utf8')));
   try {
-    return analyze(config, usesNode, warnings);
+    return analyze(config, false, warnings);
   } catch (err) {
-    if (!(err instanceof GenError) || err.code !== 'unresolved' || usesNode) throw err;
+    if (!(err instanceof GenError) || err.code !== 'unresolved') throw err;
     warnings.length = mark;
     return analyze(config, true, warnings);
   }
 }
 
 const RESERVED = new Set(['$with']);
-const NODE_HINT = /\bBuffer\b|from\s+['"]node:|NodeJS\./;
 
 function analyze(config: ProjectConfig, full: boolean, warnings: string[]): ProgramModel {
   const { projectDir, modules } = config;

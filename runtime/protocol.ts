@@ -27,7 +27,6 @@ export const GOODBYE = 22; //     [22, 0, reason]
 /** Server ↔ worker only (never on the WebSocket). */
 export const W_READY = 40; //     worker → server [40, 0]: imports done, accepting calls
 export const W_CLOSED = 41; //    server → worker [41, 0]: the connection in the pipe frame's prefix is gone
-export const W_DONE = 42; //      worker → server [42, id]: a call the server already finished (cancel, deadline) has ended in the worker
 
 export const MESSAGE_TYPES = new Set([CALL, CANCEL, INBOX_ITEM, INBOX_END, CREDIT]);
 /** Messages after which a call no longer exists on either side. */

@@ -81,18 +81,36 @@ export class MarkerSplitter {
  * command's output, not the markers, which go to copies of the original fds.
  * `$?` at the start of a command is the previous command's status, as in an
  * interactive shell.
+ *
+ * The markers are written by the loop's *condition* (`__agentix_next`), which
+ * every way out of the body passes: `continue` or `continue 2` in a command
+ * used to skip them and hang the session. The one-pass `for` around `eval`
+ * absorbs a plain `break` / `continue` (at a prompt they do nothing either),
+ * which used to end the session silently. The condition runs with its stderr
+ * on /dev/null and turns `set -x` off until the next command's `eval` turns it
+ * back on: the trace of this loop used to land in the command's stderr, put a
+ * copy of the stderr marker in it and shift every later result.
  */
 export function sessionScript(marker: string): string {
   return [
     'exec 4>&1 5>&2 </dev/null',
+    '__agentix_started=',
     '__agentix_rc=0',
+    '__agentix_xon=',
     '__agentix_status() { return "$1"; }',
-    "while IFS= read -r -d '' __agentix_cmd <&3; do",
+    '__agentix_next() {',
+    "  case $- in *x*) __agentix_xon='set -x'$'\\n'; set +x ;; *) __agentix_xon= ;; esac",
+    '  __agentix_rc=$1',
+    '  if [ -n "$__agentix_started" ]; then',
+    `    printf '%s\\n' '${marker}' >&5`,
+    `    printf '%s%d\\n' '${marker}' "$__agentix_rc" >&4`,
+    '  fi',
+    '  __agentix_started=1',
+    "  IFS= read -r -d '' __agentix_cmd <&3",
+    '}',
+    'while { __agentix_next "$?"; } 2>/dev/null; do',
     '  __agentix_status "$__agentix_rc"',
-    '  eval "$__agentix_cmd" 3<&- 4>&- 5>&-',
-    '  __agentix_rc=$?',
-    `  printf '%s\\n' '${marker}' >&5`,
-    `  printf '%s%d\\n' '${marker}' "$__agentix_rc" >&4`,
+    '  for __agentix_once in 1; do eval "$__agentix_xon$__agentix_cmd" 3<&- 4>&- 5>&-; done',
     'done',
   ].join('\n');
 }

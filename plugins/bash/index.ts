@@ -83,6 +83,8 @@ const STREAM_HIGH_WATER = 1024 * 1024;
  * output is lost.
  */
 const LINGER_MS = 250;
+/** The largest delay setTimeout takes (2**31 - 1 ms); larger ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How long a session's shell gets to exit after its inbox ended. */
 const SESSION_EXIT_MS = 2000;
 
@@ -153,7 +155,10 @@ export async function* stream(command: string, opts?: StreamOptions): AsyncGener
     const status = await exited(child);
     stop.leaderExited();
     // Paused pipes hold output the consumer has not taken yet: wait for it rather than dropping it.
-    await pipesClosed(child, [stdout, stderr], () => queue.isPaused || Date.now() - queue.lastResume < LINGER_MS);
+    // But what bash left in the pipes is small (pipe and stream buffers); a background job that
+    // keeps writing would otherwise keep a draining consumer's stream open forever.
+    const atExit = queue.received;
+    await pipesClosed(child, [stdout, stderr], () => (queue.isPaused || Date.now() - queue.lastResume < LINGER_MS) && queue.received - atExit <= STREAM_HIGH_WATER);
     await stop.settled();
     queue.finish({ exit: status.code, ...(status.signal ? { signal: status.signal } : {}), timedOut: stop.timedOut });
   })();
@@ -172,7 +177,14 @@ export async function* stream(command: string, opts?: StreamOptions): AsyncGener
   } finally {
     stop.dispose();
     // Broken off early (or failed): nobody reads the output any more, so nothing may keep running.
-    if (!finished) await killGroup(child);
+    if (!finished) {
+      // Close our ends of the pipes too: paused, they would never see EOF, and a process
+      // that left the group (setsid) and still holds them would keep them open, and the
+      // wait for them polling, forever.
+      stdout.destroy();
+      stderr.destroy();
+      await killGroup(child);
+    }
   }
 }
 
@@ -277,7 +289,9 @@ class GroupStopper {
   private readonly onAbort: () => void;
 
   constructor(private readonly child: ChildProcess, timeoutMs: number | undefined, private readonly signal: AbortSignal, onAbort?: () => void) {
-    if (timeoutMs !== undefined) {
+    // Above the largest delay a timer can hold, setTimeout fires after 1 ms instead
+    // (a "no limit" 2**31 would kill at once): such a limit (≥ 24.8 days) is no limit.
+    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
       this.timer = setTimeout(() => {
         this.timedOut = true;
         this.kill();
@@ -287,7 +301,10 @@ class GroupStopper {
       this.kill();
       onAbort?.();
     };
-    signal.addEventListener('abort', this.onAbort, { once: true });
+    // The call may have been cancelled while bash was starting (spawnGroup is async): an
+    // 'abort' listener added now would never fire, and the command would run unkilled.
+    if (signal.aborted) this.onAbort();
+    else signal.addEventListener('abort', this.onAbort, { once: true });
   }
 
   kill(): void {

@@ -51,6 +51,8 @@ export class EventQueue<End> {
   private wake: (() => void) | undefined;
   /** When the pipes were last resumed (the linger timer after exit counts from here). */
   lastResume = 0;
+  /** Characters pushed so far (what arrived after bash exited is bounded by the caller). */
+  received = 0;
 
   constructor(private readonly pipes: Readable[], private readonly highWater: number) {}
 
@@ -64,9 +66,13 @@ export class EventQueue<End> {
     if (last && stream in last) (last as Record<StreamName, string>)[stream] += text;
     else this.items.push(stream === 'stdout' ? { stdout: text } : { stderr: text });
     this.queued += text.length;
-    if (this.queued > this.highWater && !this.paused) {
+    this.received += text.length;
+    if (this.queued > this.highWater) {
       this.paused = true;
-      for (const p of this.pipes) p.pause();
+      // Checked on every push, not only when crossing the mark: Node resumes a child's
+      // paused stdout/stderr by itself when the child exits (child_process flushStdio),
+      // and a background job still writing would then grow this queue without bound.
+      for (const p of this.pipes) if (!p.isPaused()) p.pause();
     }
     this.notify();
   }

@@ -86,13 +86,29 @@ function checkEnv(env: Record<string, string> | undefined): Record<string, strin
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
 
+function killLiveGroups(): void {
+  for (const pgid of liveGroups) signalGroup(pgid, 'SIGKILL');
+}
+
 function trackGroup(pid: number): void {
   liveGroups.add(pid);
   if (!exitHookInstalled) {
     exitHookInstalled = true;
-    process.on('exit', () => {
-      for (const pgid of liveGroups) signalGroup(pgid, 'SIGKILL');
-    });
+    process.on('exit', killLiveGroups);
+    // A signal's default action ends the process without 'exit', and the server stops its
+    // worker with SIGTERM: the groups (detached, so no terminal or parent signal reaches
+    // them) used to outlive it. Kill them, then end as the signal would have, unless
+    // somebody else handles it (then that handler decides).
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      const onSignal = () => {
+        killLiveGroups();
+        if (process.listenerCount(sig) === 1) {
+          process.off(sig, onSignal);
+          process.kill(process.pid, sig);
+        }
+      };
+      process.on(sig, onSignal);
+    }
   }
 }
 

@@ -19,6 +19,7 @@
 import { chmod, lstat, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { currentSignal } from '../../runtime/context.js';
+import { DEFAULT_MAX_PAYLOAD } from '../../runtime/protocol.js';
 import { codeError, confine, filesRoot } from './root.js';
 import { extractInto, packTree } from './tar.js';
 
@@ -59,6 +60,12 @@ export async function read(path: string): Promise<Uint8Array> {
   if (st.isDirectory()) throw codeError('EISDIR', `path "${path}" is a directory (use files.list or files.download)`);
   // A fifo or a device could block or never end: only regular files.
   if (!st.isFile()) throw codeError('EINVAL', `path "${path}" is not a regular file`);
+  // The result could not be sent anyway: fail before holding the whole file (and its
+  // encoded copy) in the worker's memory, which for a large file can take the worker down.
+  const limit = maxPayload();
+  if (st.size > limit) {
+    throw codeError('PAYLOAD_TOO_LARGE', `file "${path}" is ${st.size} bytes, more than the runtime's message limit of ${limit} bytes (AGENTIX_MAX_PAYLOAD); read it in parts with bash.run (e.g. split), or raise the limit`);
+  }
   return asBytes(await readFile(real, { signal: currentSignal() }));
 }
 
@@ -76,6 +83,11 @@ export async function write(path: string, data: Uint8Array | string, opts?: Writ
   const real = await confine(path, root);
   if (real === root.real) throw codeError('EISDIR', `path "${path}" is the files root itself, not a file`);
   if (o.mkdirs) await mkdir(dirname(real), { recursive: true });
+  // Opening a fifo for writing blocks until a reader appears (forever, and it holds one
+  // of libuv's four fs threads meanwhile); a device is not a file either. Only regular
+  // files are written (replacing a symlink's target is fine: `real` already followed it).
+  const existing = await stat(real).catch(() => undefined);
+  if (existing && !existing.isFile() && !existing.isDirectory()) throw codeError('EINVAL', `cannot write "${path}": it is not a regular file`);
   try {
     await writeFile(real, bytes, mode === undefined ? undefined : { mode });
   } catch (err) {
@@ -135,10 +147,21 @@ export async function download(dir: string): Promise<Uint8Array> {
     throw notFound(err, dir);
   });
   if (!st.isDirectory()) throw codeError('ENOTDIR', `path "${dir}" is not a directory (use files.read for a file)`);
-  return packTree(real);
+  const limit = maxPayload();
+  // The archive is built in memory: stop as soon as it cannot be sent, instead of first
+  // reading a tree of any size (a checkout with its build outputs) into the worker.
+  return packTree(real, limit, () =>
+    codeError('PAYLOAD_TOO_LARGE', `the tar of directory "${dir}" grows past the runtime's message limit of ${limit} bytes (AGENTIX_MAX_PAYLOAD); download its subdirectories one by one, or raise the limit`),
+  );
 }
 
 // ---- helpers (not exported: only the functions above are remote targets) ----
+
+/** The runtime's message limit (the worker gets it as AGENTIX_MAX_PAYLOAD), read per call like the root. */
+function maxPayload(): number {
+  const configured = Number(process.env.AGENTIX_MAX_PAYLOAD);
+  return Number.isFinite(configured) && configured > 0 ? configured : DEFAULT_MAX_PAYLOAD;
+}
 
 function notFound(err: NodeJS.ErrnoException, path: string): Error {
   if (err.code === 'ENOENT') return codeError('ENOENT', `path "${path}" does not exist`);

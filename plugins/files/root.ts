@@ -64,8 +64,24 @@ export async function realLocation(path: string, links = 0): Promise<string> {
   const here = join(realParent, basename(path));
   const st = await lstat(here).catch(() => undefined);
   // A link target is relative to the directory the link really is in.
-  if (st?.isSymbolicLink()) return realLocation(resolve(realParent, await readlink(here)), links + 1);
+  if (st?.isSymbolicLink()) return followTarget(realParent, await readlink(here), links + 1);
   return here;
+}
+
+/**
+ * Where a link target leads, segment by segment as the kernel goes: `..` after
+ * a symlink steps out of where that symlink leads, not back lexically. With
+ * `resolve(dir, target)` a dangling `l -> door/../x` (door a symlink leading
+ * outside) counted as inside although the kernel takes it outside.
+ */
+export async function followTarget(linkDir: string, target: string, links = 0): Promise<string> {
+  let at = isAbsolute(target) ? sep : linkDir;
+  for (const segment of target.split(sep)) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') at = dirname(at); // `at` is real (no symlinks): its parent is the kernel's `..`
+    else at = await realLocation(join(at, segment), links);
+  }
+  return at;
 }
 
 /**

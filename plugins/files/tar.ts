@@ -6,10 +6,11 @@
  *
  * Not an entry module: nothing here is callable remotely.
  */
-import { chmod, link, lstat, mkdir, readdir, readFile, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, link, lstat, mkdir, readdir, readFile, readlink, rm, rmdir, symlink, utimes, writeFile } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { extract, pack, type Header } from 'tar-stream';
-import { codeError, isInside, realLocation } from './root.js';
+import { codeError, followTarget, isInside, realLocation } from './root.js';
 
 export interface ExtractSummary {
   files: number;
@@ -101,7 +102,7 @@ export async function extractInto(dir: string, tar: Uint8Array): Promise<Extract
       case 'contiguous-file': {
         const data = await readAll(entry);
         await mkdir(parent, { recursive: true });
-        if (existing) await rm(target, { recursive: existing.isDirectory(), force: true });
+        if (existing) await clearFor(target, existing, h.name);
         await writeFile(target, data, { mode });
         await chmod(target, mode); // writeFile's mode passes through the umask
         if (h.mtime) await utimes(target, h.mtime, h.mtime);
@@ -112,10 +113,11 @@ export async function extractInto(dir: string, tar: Uint8Array): Promise<Extract
       case 'symlink': {
         entry.resume();
         const linkname = h.linkname ?? '';
-        const pointsTo = await realLocation(resolve(parent, linkname));
+        // As the kernel will follow it (`..` after a symlink already in `dir` included).
+        const pointsTo = await followTarget(parent, linkname);
         if (!isInside(pointsTo, dir)) throw escapeError(h.name, dir, `it is a symlink to "${linkname}"`);
         await mkdir(parent, { recursive: true });
-        if (existing) await rm(target, { recursive: existing.isDirectory(), force: true });
+        if (existing) await clearFor(target, existing, h.name);
         await symlink(linkname, target);
         break;
       }
@@ -124,7 +126,7 @@ export async function extractInto(dir: string, tar: Uint8Array): Promise<Extract
         const source = await realLocation(join(dir, ...entrySegments(h.linkname ?? '', dir, 'its hard link target')));
         if (!isInside(source, dir)) throw escapeError(h.name, dir, `it is a hard link to "${h.linkname}"`);
         await mkdir(parent, { recursive: true });
-        if (existing) await rm(target, { recursive: existing.isDirectory(), force: true });
+        if (existing) await clearFor(target, existing, h.name);
         await link(source, target);
         files++;
         break;
@@ -172,12 +174,19 @@ function concat(chunks: Uint8Array[]): Uint8Array {
  * gives the same bytes. Symlinks are stored as links (never followed); hard
  * links as separate files; sockets, fifos and devices are skipped.
  */
-export async function packTree(dir: string): Promise<Uint8Array> {
+export async function packTree(dir: string, maxBytes = Infinity, tooLarge?: () => Error): Promise<Uint8Array> {
   const p = pack();
   // Read concurrently with writing, so the pack never stalls on its own buffer.
   const output = collect(p);
+  // What the archive holds so far (headers and padding included: 512-byte blocks).
+  let size = 0;
   const add = (header: Parameters<typeof p.entry>[0], data?: Uint8Array) =>
     new Promise<void>((resolve, reject) => {
+      size += 512 + Math.ceil((data?.length ?? 0) / 512) * 512;
+      if (size > maxBytes) {
+        reject(tooLarge?.() ?? new Error(`the archive grows past ${maxBytes} bytes`));
+        return;
+      }
       const done = (err?: Error | null) => (err ? reject(err) : resolve());
       if (data) p.entry(header, data, done);
       else p.entry(header, done);
@@ -194,6 +203,8 @@ export async function packTree(dir: string): Promise<Uint8Array> {
         await add({ ...common, name: `${entryName}/`, type: 'directory' });
         await walk(path, entryName);
       } else if (st.isFile()) {
+        // Checked before reading, so one huge file is never read into memory at all.
+        if (size + 512 + st.size > maxBytes) throw tooLarge?.() ?? new Error(`the archive grows past ${maxBytes} bytes`);
         const buf = await readFile(path);
         const data = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
         await add({ ...common, name: entryName, type: 'file', size: data.length }, data);
@@ -212,4 +223,19 @@ export async function packTree(dir: string): Promise<Uint8Array> {
   }
   p.finalize();
   return concat(await output);
+}
+
+/**
+ * Makes room for an entry where something already is. An empty directory may
+ * go (as tar does); a directory with contents is refused rather than deleted:
+ * an upload must never wipe a tree by accident.
+ */
+async function clearFor(target: string, existing: Stats, name: string): Promise<void> {
+  if (!existing.isDirectory()) return rm(target, { force: true });
+  try {
+    await rmdir(target);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTEMPTY' && (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    throw codeError('EEXIST', `tar entry "${name}" would replace the non-empty directory "${target}"; remove it first`);
+  }
 }

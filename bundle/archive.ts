@@ -6,10 +6,9 @@
  * layer contents only.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import type { LayerInfo } from './layer.js';
+import { addFileEntry, type LayerInfo } from './layer.js';
 import type { Platform } from './platform.js';
 
 export interface ImageLayer extends LayerInfo {
@@ -67,10 +66,8 @@ export function archiveStream(spec: ImageSpec, config: ImageConfig, repoTags: st
       const name = `${hex(l.digest)}/layer.tar`;
       if (seen.has(name)) continue; // two identical layers are stored once
       seen.add(name);
-      await new Promise<void>((resolve, reject) => {
-        const sink = pack.entry(header(name, l.size), (err) => (err ? reject(err) : resolve()));
-        createReadStream(l.file).on('error', reject).pipe(sink as unknown as NodeJS.WritableStream);
-      });
+      // (handles the reader going away mid-entry: see addFileEntry)
+      await addFileEntry(pack, header(name, l.size), l.file);
     }
     await new Promise<void>((resolve, reject) => pack.entry(header(configName, config.bytes.length), config.bytes, (e) => (e ? reject(e) : resolve())));
     const m = Buffer.from(JSON.stringify(manifest));

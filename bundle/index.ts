@@ -100,6 +100,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
   const cacheDir = opts.cacheDir ? resolve(opts.cacheDir) : layersDir;
   mkdirSync(layersDir, { recursive: true });
   mkdirSync(cacheDir, { recursive: true });
+  for (const dir of new Set([buildDir, layersDir, cacheDir])) sweepDeadBuilds(dir);
   const stageDir = join(buildDir, `stage-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     const manifest = await progress((m: { manifest: Manifest; note: string }) => `generate manifest${m.note}`, () => manifestOf(projectDir, opts.generate ?? true));
@@ -205,11 +206,48 @@ async function runtimeLayerFor(
     }
   }
   const native = await wrapAsync(() => assembleNative(nodeBinary, tools, join(stageDir, 'native')));
-  const tmp = `${cacheFile}.${process.pid}.tmp`;
-  const info = await writeLayer([...native, ...jsEntries], tmp, epoch);
-  renameSync(tmp, cacheFile);
-  writeFileSync(meta, JSON.stringify({ digest: info.digest, size: info.size }));
-  return { ...info, file: cacheFile, cached: false };
+  // Unique per build, not per process: two builds in one process sharing the cache would
+  // otherwise write one temp file and the second rename would fail. Removed on failure too
+  // (it is ~110 MiB); a killed build's is swept by the next build (sweepDeadBuilds).
+  const tmp = `${cacheFile}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const info = await writeLayer([...native, ...jsEntries], tmp, epoch);
+    renameSync(tmp, cacheFile);
+    writeFileSync(meta, JSON.stringify({ digest: info.digest, size: info.size }));
+    return { ...info, file: cacheFile, cached: false };
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+/**
+ * Removes what builds killed mid-way left in `dir`: stage dirs (copies of node
+ * and the tools) and temp layer files, whose names carry the builder's pid. A
+ * live process's are kept (it may be building right now). Pids are of this host:
+ * a build dir shared between hosts over a network file system is not supported.
+ */
+function sweepDeadBuilds(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^stage-(\d+)-[0-9a-f]+$/.exec(name) ?? /^(?:layer-|runtime-[0-9a-f]+\.tar\.)(\d+)(?:[-.][0-9a-f]+)?\.tmp$/.exec(name);
+    if (m && !processAlive(Number(m[1]))) rmSync(join(dir, name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, owned by someone else
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 async function writeLayerFile(layersDir: string, entries: LayerEntry[], epoch: number): Promise<LayerInfo> {

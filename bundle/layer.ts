@@ -73,10 +73,7 @@ export async function writeLayer(entries: LayerEntry[], outFile: string, epoch =
         const st = statSync(e.source);
         const executable = e.executable ?? (st.mode & 0o111) !== 0;
         const header = { ...base, name, type: 'file' as const, mode: executable ? 0o755 : 0o644, size: st.size };
-        await new Promise<void>((resolve, reject) => {
-          const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
-          createReadStream(e.source).on('error', reject).pipe(sink as unknown as NodeJS.WritableStream);
-        });
+        await addFileEntry(pack, header, e.source);
       }
     }
     pack.finalize();
@@ -87,6 +84,26 @@ export async function writeLayer(entries: LayerEntry[], outFile: string, epoch =
   }
   await written;
   return { digest: `sha256:${hash.digest('hex')}`, size, file: outFile };
+}
+
+/**
+ * Streams `file` into the pack as one entry. When the pack's reader goes away
+ * (a docker load whose connection drops, a full disk) the pack destroys the
+ * entry with that error: without a listener the 'error' was uncaught and
+ * killed the process, and the file stayed open. Both are handled here.
+ */
+export function addFileEntry(pack: tar.Pack, header: Parameters<tar.Pack['entry']>[0], file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const source = createReadStream(file);
+    const fail = (err: Error) => {
+      source.destroy();
+      reject(err);
+    };
+    const sink = pack.entry(header, (err) => (err ? fail(err) : resolve()));
+    sink.on('error', fail);
+    source.on('error', fail);
+    source.pipe(sink as unknown as NodeJS.WritableStream);
+  });
 }
 
 function addEntry(pack: tar.Pack, header: Parameters<tar.Pack['entry']>[0], data?: Buffer): Promise<void> {

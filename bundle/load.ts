@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import { dockerMessage, statusOf } from '../deploy/docker.js';
+import { dockerMessage, removeUntaggedBundle, statusOf } from '../deploy/docker.js';
 
 export function splitTag(ref: string): { repo: string; tag: string } {
   const slash = ref.lastIndexOf('/');
@@ -34,15 +34,33 @@ export async function imageExists(docker: Docker, id: string): Promise<boolean> 
 }
 
 export async function loadArchive(docker: Docker, archive: () => Readable, id: string, ref: string): Promise<'loaded' | 'tagged'> {
+  const previous = await docker
+    .getImage(ref)
+    .inspect()
+    .then(
+      (info) => info.Id,
+      () => undefined,
+    );
+  const how = await loadOrTag(docker, archive, id, ref);
+  // Moving the tag leaves the previous bundle image untagged: remove it unless something
+  // still uses it (its carrier: then `agentix gc` removes both) or another tag names it.
+  if (previous && previous !== id) await removeUntaggedBundle(docker, previous).catch(() => undefined);
+  return how;
+}
+
+async function loadOrTag(docker: Docker, archive: () => Readable, id: string, ref: string): Promise<'loaded' | 'tagged'> {
   const { repo, tag } = splitTag(ref);
   if (await imageExists(docker, id)) {
     await docker.getImage(id).tag({ repo, tag });
     return 'tagged';
   }
   let response: NodeJS.ReadableStream;
+  const body = archive();
   try {
-    response = await docker.loadImage(archive(), { quiet: true });
+    response = await docker.loadImage(body, { quiet: true });
   } catch (err) {
+    // the engine may refuse before reading it all: a paused archive would keep a layer file open
+    body.destroy();
     throw new Error(`docker load failed: ${dockerMessage(err)}`);
   }
   // The engine answers with JSON lines; a failure is a line with "error" after a 200.

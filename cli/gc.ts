@@ -1,10 +1,11 @@
 /**
  * `agentix gc`: removes the Docker sandboxes a crashed host left behind (and,
  * with --all, the carriers no sandbox uses any more), found by their
- * agentix.* labels. Prints one line per removed container.
+ * agentix.* labels. Prints one line per removed container (or untagged bundle image).
  */
 import { hostname } from 'node:os';
-import { collectGarbage, dockerFromEnv, LABELS, pingEngine } from '../deploy/docker.js';
+import type Docker from 'dockerode';
+import { collectGarbage, dockerFromEnv, LABELS, pingEngine, statusOf } from '../deploy/docker.js';
 import { friendly } from '../bundle/project.js';
 import { parse } from './args.js';
 
@@ -18,8 +19,9 @@ as a crashed host leaves them, with their anonymous volumes.
   --force     also remove sandboxes whose owner still runs, or runs on another host
   --dry-run   print what would be removed, remove nothing
 
-Without --all, a carrier is removed only when no sandbox uses it and its bundle
-image is gone.
+Without --all, a carrier is removed only when no sandbox uses it and no tag
+names its bundle image any more (gone, or a rebuild moved the tag); the bundle
+image it leaves untagged is removed with it.
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -42,12 +44,26 @@ export async function main(argv: string[]): Promise<number> {
     dryRun: !!args.values['dry-run'],
     // a sandbox stays while its owner still runs (or may: another host's pid cannot be checked), unless forced
     keep: force ? undefined : (labels) => labels[LABELS.ownerHost] !== here || ownerAlive(labels[LABELS.ownerPid]),
-    keepCarrier: all ? undefined : (bundleId) => docker.getImage(bundleId).inspect().then(() => true, () => false),
+    // An unused carrier stays while a tag still names its bundle image. Not "while the image
+    // exists": the carrier itself keeps a retagged image alive, so after every rebuild the old
+    // carrier, its /nix volume and the dangling image would stay forever.
+    keepCarrier: all ? undefined : (bundleId) => stillTagged(docker, bundleId),
   });
   const verb = args.values['dry-run'] ? 'would remove' : 'removed';
   for (const r of removed) process.stdout.write(`${verb} ${r.kind} ${r.name || r.id.slice(0, 12)}${r.bundle ? ` (bundle ${r.bundle})` : ''}\n`);
   if (removed.length === 0) process.stdout.write('nothing to remove\n');
   return 0;
+}
+
+/** True while a tag names the image; gone: false; the engine failing to say: true (keep rather than guess). */
+async function stillTagged(docker: Docker, imageId: string): Promise<boolean> {
+  if (!imageId) return false;
+  try {
+    const info = await docker.getImage(imageId).inspect();
+    return (info.RepoTags ?? []).some((t) => t !== '<none>:<none>');
+  } catch (err) {
+    return statusOf(err) !== 404;
+  }
 }
 
 function ownerAlive(pid: string | undefined): boolean {

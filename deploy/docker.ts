@@ -29,6 +29,8 @@ export const LABELS = {
   ownerHost: 'agentix.owner-host',
   image: 'agentix.image',
   port: 'agentix.port',
+  /** random per create() call: finds a container the engine made although its answer was lost */
+  createId: 'agentix.create-id',
 } as const;
 
 /** Bundle image label holding extra environment its tools need (JSON object), e.g. GIT_EXEC_PATH. */
@@ -39,6 +41,9 @@ const DEFAULT_STARTUP_MS = 30_000;
 const HEALTH_POLL_MS = 15;
 const HEALTH_REQUEST_MS = 1_000;
 const LOG_TAIL_LINES = 40;
+/** Bounds for engine calls that have no startup budget to count against (dockerode itself waits for ever). */
+const LOG_READ_MS = 5_000;
+const ENGINE_CALL_MS = 60_000;
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 type NetworkMode = 'bridge' | 'host';
@@ -146,6 +151,7 @@ export class DockerDeployment implements Deployment {
       [LABELS.image]: config.image,
       [LABELS.ownerPid]: String(process.pid),
       [LABELS.ownerHost]: hostname(),
+      [LABELS.createId]: randomBytes(12).toString('hex'),
     };
     const portKey = `${CONTAINER_PORT}/tcp`;
     const hostConfig: Docker.HostConfig = {
@@ -169,37 +175,68 @@ export class DockerDeployment implements Deployment {
       ExposedPorts: this.network === 'host' ? undefined : { [portKey]: {} },
       HostConfig: hostConfig,
     };
+    const createOnce = () =>
+      this.docker.createContainer({ _query: config.platform ? { platform: config.platform } : {}, _body: body, abortSignal: AbortSignal.timeout(ENGINE_CALL_MS) } as unknown as Docker.ContainerCreateOptions);
     let container: Docker.Container;
     try {
-      container = await this.docker.createContainer({ _query: config.platform ? { platform: config.platform } : {}, _body: body } as unknown as Docker.ContainerCreateOptions);
+      container = await createOnce().catch(async (err) => {
+        // A failure here may be a missing carrier: it can vanish under a
+        // live deployment (`agentix gc --all`, another host's gc): this instance's cache
+        // would then fail every later create, so make the carrier again and retry once.
+        // (engines answer 400 or 404 for a missing VolumesFrom container, so ask the engine instead)
+        if (!(await this.carrierGone(carrier))) throw err;
+        this.carriers.delete(bundle.id);
+        const again = await this.carrierFor(bundle, config.bundle);
+        hostConfig.VolumesFrom = [`${again}:ro`];
+        labels[LABELS.carrier] = again;
+        return createOnce();
+      });
     } catch (err) {
-      if (statusOf(err) === 404) throw new Error(`task image ${config.image} not found: pull or import it first (docker pull / docker import)`);
+      // The engine may have made the container although its answer never arrived (connection
+      // reset, dockerd restarting): `agentix gc` would keep it while this process lives, so
+      // remove it now, found by this call's own label.
+      await this.removeHalfCreated(labels[LABELS.createId]);
+      // name the image only when it is the image that is missing (a vanished carrier answers 400 or 404 too)
+      if (statusOf(err) === 404 && /image/i.test(dockerMessage(err))) throw new Error(`task image ${config.image} not found: pull or import it first (docker pull / docker import)`);
       throw new Error(`cannot create the sandbox container from ${config.image}: ${dockerMessage(err)}`);
     }
     const started = Date.now();
+    const timeoutMs = config.startupTimeoutMs ?? DEFAULT_STARTUP_MS;
+    // The engine's own calls count against the startup time too: dockerode has no timeout,
+    // so a dockerd that never answers `start` would otherwise hang create() for ever.
+    const startup = AbortSignal.timeout(timeoutMs);
     try {
-      await container.start();
+      await container.start({ abortSignal: startup });
       let port = hostPort;
       if (port === undefined) {
-        const info = await container.inspect();
+        const info = await container.inspect({ abortSignal: startup });
         const bound = info.NetworkSettings.Ports?.[portKey]?.[0]?.HostPort;
         if (!bound) throw new Error('the engine did not publish the runtime port');
         port = Number(bound);
       }
-      const timeoutMs = config.startupTimeoutMs ?? DEFAULT_STARTUP_MS;
-      await waitHealthy(container, port, timeoutMs);
+      await waitHealthy(container, port, timeoutMs, startup);
       const runtimeUrl = `ws://127.0.0.1:${port}`;
       this.known.set(container.id, { id: container.id, state: 'running', created: new Date(started), image: config.image, bundle: config.bundle, runtimeUrl });
       return { id: container.id, runtimeUrl, token };
     } catch (err) {
+      const msg =
+        startup.aborted && !/within \d+ ms/.test(String(err))
+          ? `the runtime did not answer /health within ${timeoutMs} ms: the engine had not even started the container (or published its port) by then`
+          : err instanceof Error
+            ? err.message
+            : String(err);
       const logs = await lastLogLines(container);
-      await container.remove({ force: true, v: true }).catch(() => undefined);
-      const msg = err instanceof Error ? err.message : String(err);
-      throw new Error(`sandbox from ${config.image} with bundle ${config.bundle} failed to start: ${msg}${logs ? `\n--- last container output ---\n${logs}` : ' (the container printed nothing)'}`);
+      // bounded as well, and said when it fails: a silent failure here is a leaked container
+      const removal = await container.remove({ force: true, v: true, abortSignal: AbortSignal.timeout(ENGINE_CALL_MS) } as object).then(
+        () => '',
+        (e) => (statusOf(e) === 404 || statusOf(e) === 409 ? '' : `\nremoving container ${container.id} failed too (${dockerMessage(e)}): remove it with docker rm -f ${container.id}`),
+      );
+      throw new Error(`sandbox from ${config.image} with bundle ${config.bundle} failed to start: ${msg}${logs ? `\n--- last container output ---\n${logs}` : ' (the container printed nothing)'}${removal}`);
     }
   }
 
   async delete(id: string): Promise<void> {
+    checkId(id);
     const container = this.docker.getContainer(id);
     try {
       const info = await container.inspect();
@@ -214,6 +251,7 @@ export class DockerDeployment implements Deployment {
   }
 
   async get(id: string): Promise<SandboxInfo> {
+    checkId(id);
     let info: Docker.ContainerInspectInfo;
     try {
       info = await this.docker.getContainer(id).inspect();
@@ -274,6 +312,25 @@ export class DockerDeployment implements Deployment {
     return pending;
   }
 
+  /** Best effort: the engine may be gone too, and then `agentix gc` is the way out. */
+  private async removeHalfCreated(createId: string): Promise<void> {
+    const found = await this.docker
+      .listContainers({ all: true, filters: { label: [`${LABELS.createId}=${createId}`] }, abortSignal: AbortSignal.timeout(ENGINE_CALL_MS) } as object)
+      .catch(() => [] as Docker.ContainerInfo[]);
+    for (const c of found) await removeQuietly(this.docker, c.Id).catch(() => undefined);
+  }
+
+  /** True when the named carrier no longer exists (engine errors other than 404 count as "not gone"). */
+  private carrierGone(name: string): Promise<boolean> {
+    return this.docker
+      .getContainer(name)
+      .inspect()
+      .then(
+        () => false,
+        (err) => statusOf(err) === 404,
+      );
+  }
+
   /** PATH of the task image (cached per image), so the sandbox keeps it and appends the bundle's tools. */
   private taskPath(image: string, platform: string | undefined): Promise<string> {
     let pending = this.taskPaths.get(image);
@@ -323,7 +380,7 @@ export async function ensureCarrier(docker: Docker, imageId: string, tag: string
 }
 
 export interface Removed {
-  kind: 'sandbox' | 'carrier';
+  kind: 'sandbox' | 'carrier' | 'image';
   id: string;
   name: string;
   bundle: string;
@@ -365,9 +422,42 @@ export async function collectGarbage(
       if (opts.keepCarrier && (await opts.keepCarrier(c.Labels?.[LABELS.bundleId] ?? ''))) continue;
       if (!opts.dryRun) await removeQuietly(docker, c.Id);
       removed.push({ kind: 'carrier', id: c.Id, name, bundle: c.Labels?.[LABELS.bundle] ?? '' });
+      // a rebuild moved the tag away: the carrier was the image's last user, so the image
+      // would stay as a dangling <none> (with the carrier gone, nothing else removes it)
+      const bundleId = c.Labels?.[LABELS.bundleId];
+      if (bundleId && (opts.dryRun ? await isUntaggedBundle(docker, bundleId) : await removeUntaggedBundle(docker, bundleId)))
+        removed.push({ kind: 'image', id: bundleId, name: bundleId.replace(/^sha256:/, '').slice(0, 12), bundle: c.Labels?.[LABELS.bundle] ?? '' });
     }
   }
   return removed;
+}
+
+/** True when `imageId` is an agentix bundle image no tag names any more (what a rebuild leaves). */
+export async function isUntaggedBundle(docker: Docker, imageId: string): Promise<boolean> {
+  let info: Docker.ImageInspectInfo;
+  try {
+    info = await docker.getImage(imageId).inspect();
+  } catch (err) {
+    if (statusOf(err) === 404) return false;
+    throw new Error(`cannot inspect image ${imageId}: ${dockerMessage(err)}`);
+  }
+  const tags = (info.RepoTags ?? []).filter((t) => t !== '<none>:<none>');
+  return tags.length === 0 && !!info.Config?.Labels?.[BUNDLE_LABEL];
+}
+
+/**
+ * Removes an untagged bundle image, never by force: while a container (its
+ * carrier) still uses it the engine refuses (409) and it stays. True when removed.
+ */
+export async function removeUntaggedBundle(docker: Docker, imageId: string): Promise<boolean> {
+  if (!(await isUntaggedBundle(docker, imageId))) return false;
+  try {
+    await docker.getImage(imageId).remove();
+    return true;
+  } catch (err) {
+    if (statusOf(err) === 404 || statusOf(err) === 409) return false;
+    throw new Error(`cannot remove the untagged bundle image ${imageId}: ${dockerMessage(err)}`);
+  }
 }
 
 async function removeQuietly(docker: Docker, id: string): Promise<void> {
@@ -376,6 +466,18 @@ async function removeQuietly(docker: Docker, id: string): Promise<void> {
   } catch (err) {
     if (statusOf(err) !== 404 && statusOf(err) !== 409) throw new Error(`cannot remove container ${id}: ${dockerMessage(err)}`);
   }
+}
+
+/**
+ * A sandbox id must be a container id (or name): anything else is refused
+ * before it reaches the engine. An empty id or one with `/`, `?` or spaces
+ * makes the engine answer 301, and dockerode follows that redirect to a host
+ * named after the path ("containers", "images") with no error listener: an
+ * uncaught exception that killed the whole host process.
+ */
+function checkId(id: string): void {
+  if (typeof id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id))
+    throw new Error(`invalid sandbox id ${JSON.stringify(id)}: expected the id create() returned (hex digits)`);
 }
 
 function checkConfig(config: SandboxConfig): void {
@@ -395,14 +497,17 @@ function checkConfig(config: SandboxConfig): void {
 }
 
 /** Polls /health every few ms until it answers 200, the container stops, or the time is up. */
-async function waitHealthy(container: Docker.Container, port: number, timeoutMs: number): Promise<void> {
+async function waitHealthy(container: Docker.Container, port: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let polls = 0;
   for (;;) {
     if (await healthOk(port)) return;
     // a container that died will never answer: look every ~20 polls instead of waiting out the timeout
-    if (++polls % 20 === 0) {
-      const info = await container.inspect();
+    if (++polls % 20 === 0 && !signal.aborted) {
+      const info = await container.inspect({ abortSignal: signal }).catch((err) => {
+        if (signal.aborted) throw new Error(`the runtime did not answer /health within ${timeoutMs} ms`);
+        throw err;
+      });
       if (!info.State.Running) throw new Error(`the runtime exited with code ${info.State.ExitCode} before answering /health`);
     }
     if (Date.now() >= deadline) throw new Error(`the runtime did not answer /health within ${timeoutMs} ms`);
@@ -424,7 +529,7 @@ function healthOk(port: number): Promise<boolean> {
 
 async function lastLogLines(container: Docker.Container): Promise<string> {
   try {
-    const raw = (await container.logs({ stdout: true, stderr: true, tail: LOG_TAIL_LINES, follow: false })) as unknown as Buffer;
+    const raw = (await container.logs({ stdout: true, stderr: true, tail: LOG_TAIL_LINES, follow: false, abortSignal: AbortSignal.timeout(LOG_READ_MS) } as object)) as unknown as Buffer;
     return demuxLogs(raw).trimEnd();
   } catch {
     return '';

@@ -176,7 +176,7 @@ export class DockerDeployment implements Deployment {
       HostConfig: hostConfig,
     };
     const createOnce = () =>
-      this.docker.createContainer({ _query: config.platform ? { platform: config.platform } : {}, _body: body, abortSignal: AbortSignal.timeout(ENGINE_CALL_MS) } as unknown as Docker.ContainerCreateOptions);
+      this.docker.createContainer({ _query: config.platform ? { platform: config.platform } : {}, _body: body, ...bounded() } as unknown as Docker.ContainerCreateOptions);
     let container: Docker.Container;
     try {
       container = await createOnce().catch(async (err) => {
@@ -227,7 +227,7 @@ export class DockerDeployment implements Deployment {
             : String(err);
       const logs = await lastLogLines(container);
       // bounded as well, and said when it fails: a silent failure here is a leaked container
-      const removal = await container.remove({ force: true, v: true, abortSignal: AbortSignal.timeout(ENGINE_CALL_MS) } as object).then(
+      const removal = await container.remove({ force: true, v: true, ...bounded() }).then(
         () => '',
         (e) => (statusOf(e) === 404 || statusOf(e) === 409 ? '' : `\nremoving container ${container.id} failed too (${dockerMessage(e)}): remove it with docker rm -f ${container.id}`),
       );
@@ -239,11 +239,12 @@ export class DockerDeployment implements Deployment {
     checkId(id);
     const container = this.docker.getContainer(id);
     try {
-      const info = await container.inspect();
+      const info = await container.inspect(bounded());
       if (info.Config.Labels?.[LABELS.sandbox] !== '1') throw new Error(`container ${id} is not an agentix sandbox; not deleting it`);
-      await container.remove({ force: true, v: true });
+      await container.remove({ force: true, v: true, ...bounded() });
     } catch (err) {
       // already gone, or its removal is under way: deleting is idempotent
+      if (isTimeout(err)) throw new Error(`cannot delete sandbox ${id}: the Docker engine did not answer within ${ENGINE_CALL_MS / 1000} s`);
       if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err instanceof Error && statusOf(err) === undefined ? err : new Error(`cannot delete sandbox ${id}: ${dockerMessage(err)}`);
     }
     const known = this.known.get(id);
@@ -254,8 +255,9 @@ export class DockerDeployment implements Deployment {
     checkId(id);
     let info: Docker.ContainerInspectInfo;
     try {
-      info = await this.docker.getContainer(id).inspect();
+      info = await this.docker.getContainer(id).inspect(bounded());
     } catch (err) {
+      if (isTimeout(err)) throw new Error(`cannot inspect sandbox ${id}: the Docker engine did not answer within ${ENGINE_CALL_MS / 1000} s`);
       const known = this.known.get(id);
       if (statusOf(err) === 404 && known) return { ...known, state: 'deleted' };
       if (statusOf(err) === 404) throw new Error(`no sandbox ${id}`);
@@ -315,7 +317,7 @@ export class DockerDeployment implements Deployment {
   /** Best effort: the engine may be gone too, and then `agentix gc` is the way out. */
   private async removeHalfCreated(createId: string): Promise<void> {
     const found = await this.docker
-      .listContainers({ all: true, filters: { label: [`${LABELS.createId}=${createId}`] }, abortSignal: AbortSignal.timeout(ENGINE_CALL_MS) } as object)
+      .listContainers({ all: true, filters: { label: [`${LABELS.createId}=${createId}`] }, ...bounded() } as object)
       .catch(() => [] as Docker.ContainerInfo[]);
     for (const c of found) await removeQuietly(this.docker, c.Id).catch(() => undefined);
   }
@@ -460,9 +462,16 @@ export async function removeUntaggedBundle(docker: Docker, imageId: string): Pro
   }
 }
 
+/** Options that bound one engine call: dockerode itself would wait for ever on an engine that never answers. */
+function bounded(): { abortSignal: AbortSignal } {
+  return { abortSignal: AbortSignal.timeout(ENGINE_CALL_MS) };
+}
+
+const isTimeout = (err: unknown) => err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
+
 async function removeQuietly(docker: Docker, id: string): Promise<void> {
   try {
-    await docker.getContainer(id).remove({ force: true, v: true });
+    await docker.getContainer(id).remove({ force: true, v: true, ...bounded() });
   } catch (err) {
     if (statusOf(err) !== 404 && statusOf(err) !== 409) throw new Error(`cannot remove container ${id}: ${dockerMessage(err)}`);
   }

@@ -11,6 +11,7 @@
  * Same input → same bytes → same image ID: fixed timestamps (SOURCE_DATE_EPOCH
  * or 0), sorted entries, uid/gid 0, a config without wall-clock fields.
  */
+import { processAlive } from '../runtime/process-alive.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -236,17 +237,6 @@ function sweepDeadBuilds(dir: string): void {
   for (const name of names) {
     const m = /^stage-(\d+)-[0-9a-f]+$/.exec(name) ?? /^(?:layer-|runtime-[0-9a-f]+\.tar\.)(\d+)(?:[-.][0-9a-f]+)?\.tmp$/.exec(name);
     if (m && !processAlive(Number(m[1]))) rmSync(join(dir, name), { recursive: true, force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, owned by someone else
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

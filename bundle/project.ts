@@ -3,6 +3,7 @@
  * deployment, build): get its manifest, and compile its modules into a run
  * dir.
  */
+import { processAlive } from '../runtime/process-alive.js';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readManifest, type Manifest } from '../runtime/manifest.js';
@@ -61,16 +62,7 @@ function removeOrphanRunDirs(parent: string): void {
   if (!existsSync(parent)) return;
   for (const name of readdirSync(parent)) {
     const pid = Number(/-(\d+)$/.exec(name)?.[1]);
-    if (pid > 0 && pid !== process.pid && !processExists(pid)) rmSync(join(parent, name), { recursive: true, force: true });
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if (pid > 0 && !processAlive(pid)) rmSync(join(parent, name), { recursive: true, force: true });
   }
 }
 

@@ -3,6 +3,7 @@
  * with --all, the carriers no sandbox uses any more), found by their
  * agentix.* labels. Prints one line per removed container (or untagged bundle image).
  */
+import { processAlive } from '../runtime/process-alive.js';
 import { hostname } from 'node:os';
 import type Docker from 'dockerode';
 import { collectGarbage, dockerFromEnv, LABELS, pingEngine, statusOf } from '../deploy/docker.js';
@@ -69,11 +70,5 @@ async function stillTagged(docker: Docker, imageId: string): Promise<boolean> {
 function ownerAlive(pid: string | undefined): boolean {
   const n = Number(pid);
   if (!Number.isInteger(n) || n <= 0) return false;
-  try {
-    process.kill(n, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, owned by someone else
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return processAlive(n);
 }

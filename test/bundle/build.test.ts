@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { rejects } from '../support/assert.js';
 import tar from 'tar-stream';
 import { buildBundle } from '../../bundle/index.js';
 import { main as buildMain } from '../../cli/build.js';
@@ -21,17 +22,6 @@ const fixture = () => {
   copies.push(c);
   return c.dir;
 };
-/** uvu has no async throws: the promise must reject with a message matching `re`. */
-async function rejects(p: Promise<unknown>, re: RegExp): Promise<void> {
-  try {
-    await p;
-  } catch (err) {
-    assert.match((err as Error).message, re);
-    return;
-  }
-  assert.unreachable(`expected a rejection matching ${re}`);
-}
-
 test.after(() => {
   for (const c of copies) c.remove();
   rmSync(sharedCache, { recursive: true, force: true });

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { rejects } from '../support/assert.js';
 import type Docker from 'dockerode';
 import { buildBundle } from '../../bundle/index.js';
 import { main as gcMain } from '../../cli/gc.js';
@@ -46,17 +47,6 @@ async function setup(): Promise<void> {
     taskImage(docker!, 'empty'),
   ]);
   Object.assign(ctx, { imageId: built.imageId, busybox, empty });
-}
-
-async function rejects(p: Promise<unknown>, re: RegExp): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    assert.match((err as Error).message, re);
-    return err as Error;
-  }
-  assert.unreachable(`expected a rejection matching ${re}`);
-  throw new Error('unreachable');
 }
 
 async function gone(id: string): Promise<boolean> {

@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { rejects } from '../support/assert.js';
 import Docker from 'dockerode';
 import { archiveStream, imageConfig } from '../../bundle/archive.js';
 import { writeLayer } from '../../bundle/layer.js';
@@ -59,16 +60,6 @@ const edit = (dir: string, what: string) => appendFileSync(join(dir, 'src', 'ind
 /** Every bundle image ID this file built, so the cleanup removes all of them, tagged or not. */
 const builtIds = new Set<string>();
 let busybox = '';
-
-async function rejects(p: Promise<unknown>, re: RegExp): Promise<void> {
-  try {
-    await p;
-  } catch (err) {
-    assert.match((err as Error).message, re);
-    return;
-  }
-  assert.unreachable(`expected a rejection matching ${re}`);
-}
 
 const imageExists = (ref: string) => docker!.getImage(ref).inspect().then(() => true, (err) => (statusOf(err) === 404 ? false : Promise.reject(err)));
 

@@ -67,8 +67,6 @@ interface Pending {
 
 type ClientEvents = { log: [LogEvent]; goodbye: [string]; close: [] };
 
-/** setTimeout fires at once for longer delays (with a warning); such deadlines are days away anyway. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** CALL's timeoutMs is an unsigned 32-bit integer. */
 const MAX_WIRE_TIMEOUT_MS = 0xffff_ffff;
 
@@ -200,8 +198,8 @@ export class RuntimeClient extends EventEmitter<ClientEvents> implements RemoteC
    * Applies the connection state, signal and timeout of a call. Returns a
    * function that disarms them once the call settles, or undefined when the
    * call was rejected right away.
+   * @internal
    */
-  /** @internal */
   guard(id: number, target: string, options: CallOptions, reject: (err: RemoteError) => void): (() => void) | undefined {
     if (this.closedError) {
       reject(this.closedError);
@@ -218,7 +216,7 @@ export class RuntimeClient extends EventEmitter<ClientEvents> implements RemoteC
     const onAbort = () => this.settleLocally(id, errorData('CANCELLED', `${target} was cancelled by the caller`), true);
     signal?.addEventListener('abort', onAbort, { once: true });
     if (timeoutMs > 0) {
-      const localMs = Math.min(timeoutMs, MAX_TIMER_MS);
+      const localMs = Math.min(timeoutMs, P.MAX_TIMER_MS);
       timer = setTimeout(() => {
         // The server enforces the same deadline and cancels the function, unless ours had to be
         // shortened to fit a timer: then the server's is later, so stop the function now.

@@ -70,6 +70,8 @@ export const DEFAULT_PORT = 8000;
 export const DEFAULT_STREAM_CREDIT = 256;
 export const DEFAULT_INBOX_CREDIT = 64;
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
+/** setTimeout's largest delay (longer ones fire at once); a deadline beyond it is as good as none. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Largest call id; ids are unsigned 32-bit so every msgpack library encodes them the same way. */
 export const MAX_CALL_ID = 0xffff_ffff;
 

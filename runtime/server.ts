@@ -53,8 +53,6 @@ interface Connection {
 }
 
 const MAX_PROTOCOL_ERRORS = 100;
-/** setTimeout's limit; longer deadlines are as good as none. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Bytes queued towards one client beyond which its log lines are dropped. */
 const LOG_HIGH_WATER = 8 * 1024 * 1024;
 const VERSION = '0.1.0';
@@ -250,7 +248,7 @@ export class RuntimeServer {
         return this.sendTo(conn, [P.ERROR, head.id, errorData('UNAVAILABLE', 'the worker is restarting and its queue is full; retry')]);
       }
       const inflight: InFlight = { conn: conn.id, id: head.id, generation: this.worker.generation };
-      if (timeoutMs > 0) inflight.deadline = setTimeout(() => this.onDeadline(inflight), Math.min(timeoutMs, MAX_TIMER_MS));
+      if (timeoutMs > 0) inflight.deadline = setTimeout(() => this.onDeadline(inflight), Math.min(timeoutMs, P.MAX_TIMER_MS));
       conn.calls.set(head.id, inflight);
       this.applyBackpressure();
       return;

@@ -242,8 +242,6 @@ function asCount(v: unknown): number | undefined {
   return undefined;
 }
 
-/** setTimeout's limit; a longer deadline is as good as none. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function startCall(conn: number, id: number, msg: unknown[]): void {
   const [, , rawTimeout, target, args, options] = msg;
@@ -263,7 +261,7 @@ function startCall(conn: number, id: number, msg: unknown[]): void {
     inboxTaken: 0,
   };
   calls.set(key(conn, id), call);
-  if (timeoutMs > 0 && timeoutMs <= MAX_TIMER_MS) {
+  if (timeoutMs > 0 && timeoutMs <= P.MAX_TIMER_MS) {
     call.timer = setTimeout(() => cancel(call, 'DEADLINE_EXCEEDED', `${target} exceeded its deadline of ${timeoutMs} ms`, true), timeoutMs);
   }
   if (info.shape === 'bidi') {

@@ -18,6 +18,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { Channel } from '../../runtime/channel.js';
 import { currentSignal } from '../../runtime/context.js';
+import { MAX_TIMER_MS } from '../../runtime/protocol.js';
 import { MarkerSplitter, sessionScript, type Segment } from './framing.js';
 import { CappedBuffer, EventQueue, decodeInto } from './output.js';
 import { abortError, checkTimeout, codeError, exited, forgetGroup, killGroup, spawnGroup } from './process.js';
@@ -83,8 +84,6 @@ const STREAM_HIGH_WATER = 1024 * 1024;
  * output is lost.
  */
 const LINGER_MS = 250;
-/** The largest delay setTimeout takes (2**31 - 1 ms); larger ones fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How long a session's shell gets to exit after its inbox ended. */
 const SESSION_EXIT_MS = 2000;
 

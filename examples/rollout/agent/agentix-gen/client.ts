@@ -62,7 +62,7 @@ export interface Remote {
     /**
      * Runs `command` with `bash -c` and returns its exit status and output.
      *
-     * `bash.run` (unary) — ../../../plugins/bash/index.ts:90
+     * `bash.run` (unary) — ../../../plugins/bash/index.ts:91
      */
     run(command: string, opts?: RunOptions, callOptions?: CallOptions): Promise<RunResult>;
     /**
@@ -73,7 +73,7 @@ export interface Remote {
      * command ends the session after that command's result. Commands read stdin
      * from /dev/null. Background jobs are killed with the session.
      *
-     * `bash.session` (bidi) — ../../../plugins/bash/index.ts:187
+     * `bash.session` (bidi) — ../../../plugins/bash/index.ts:198
      */
     session(opts?: SessionOptions, callOptions?: CallOptions): BidiCall<string, SessionResult>;
     /**
@@ -81,7 +81,7 @@ export interface Remote {
      * and stderr in the order they arrived, then one `{ exit }` event. Breaking
      * out of the loop (or cancelling the call) kills the process group.
      *
-     * `bash.stream` (stream) — ../../../plugins/bash/index.ts:136
+     * `bash.stream` (stream) — ../../../plugins/bash/index.ts:137
      */
     stream(command: string, opts?: StreamOptions, callOptions?: CallOptions): AsyncIterable<StreamEvent>;
   };
@@ -89,19 +89,19 @@ export interface Remote {
     /**
      * A tar archive of everything under `dir` (names relative to it), in a deterministic order.
      *
-     * `files.download` (unary) — ../../../plugins/files/index.ts:132
+     * `files.download` (unary) — ../../../plugins/files/index.ts:144
      */
     download(dir: string, callOptions?: CallOptions): Promise<Uint8Array>;
     /**
      * The entries of a directory, sorted by name.
      *
-     * `files.list` (unary) — ../../../plugins/files/index.ts:92
+     * `files.list` (unary) — ../../../plugins/files/index.ts:104
      */
     list(dir: string, callOptions?: CallOptions): Promise<DirEntry[]>;
     /**
      * The whole content of a file.
      *
-     * `files.read` (unary) — ../../../plugins/files/index.ts:54
+     * `files.read` (unary) — ../../../plugins/files/index.ts:55
      */
     read(path: string, callOptions?: CallOptions): Promise<Uint8Array>;
     /**
@@ -109,13 +109,13 @@ export interface Remote {
      * land or link outside `dir` (`..`, absolute names, symlinks or hard links
      * pointing out) are refused with code EOUTSIDE.
      *
-     * `files.upload` (unary) — ../../../plugins/files/index.ts:114
+     * `files.upload` (unary) — ../../../plugins/files/index.ts:126
      */
     upload(dir: string, tar: Uint8Array, callOptions?: CallOptions): Promise<UploadResult>;
     /**
      * Writes (creates or replaces) a file; a string is written as UTF-8.
      *
-     * `files.write` (unary) — ../../../plugins/files/index.ts:66
+     * `files.write` (unary) — ../../../plugins/files/index.ts:73
      */
     write(path: string, data: string | Uint8Array, opts?: WriteOptions, callOptions?: CallOptions): Promise<WriteResult>;
   };

@@ -4,16 +4,16 @@
  * Heavy parts (the compiler, dockerode, the bundler) are loaded only by the
  * commands and deployments that need them.
  */
-export { RuntimeClient } from './runtime/client.js';
-export type { CallOptions, ConnectOptions, LogEvent, RemoteClient, RemoteStream, BidiCall } from './runtime/client.js';
-export { RemoteError, AgentixError } from './runtime/errors.js';
-export type { ErrorCode, ErrorData, Shape } from './runtime/protocol.js';
+export { RuntimeClient } from './runtime/client/client.js';
+export type { CallOptions, ConnectOptions, LogEvent, RemoteClient, RemoteStream, BidiCall } from './runtime/client/client.js';
+export { RemoteError, AgentixError } from './runtime/wire/errors.js';
+export type { ErrorCode, ErrorData, Shape } from './runtime/wire/protocol.js';
 export type { Channel } from './runtime/channel.js';
 export { currentSignal, currentCall } from './runtime/context.js';
 export type { CallContext } from './runtime/context.js';
 export type { Manifest, TargetInfo, ParamInfo } from './runtime/manifest.js';
-export { RuntimeServer } from './runtime/server.js';
-export type { ServerOptions } from './runtime/server.js';
+export { RuntimeServer } from './runtime/server/server.js';
+export type { ServerOptions } from './runtime/server/server.js';
 export { session } from './deploy/session.js';
 export { loadDeployment } from './deploy/load.js';
 export type { Deployment, DeploymentClass, Sandbox, SandboxConfig, SandboxInfo, SandboxState } from './deploy/types.js';

@@ -15,11 +15,11 @@ const OPTIONAL_NATIVE = ['bufferutil', 'utf-8-validate', 'msgpackr-extract'];
 /** Source entries in a checkout, the built ones when installed from npm. */
 export function runtimeEntries(root = agentixRoot()): { server: string; worker: string } {
   for (const [dir, ext] of [['runtime', 'ts'], ['dist/runtime', 'js']] as const) {
-    const server = join(root, dir, `server-main.${ext}`);
-    const worker = join(root, dir, `worker-main.${ext}`);
+    const server = join(root, dir, `server/main.${ext}`);
+    const worker = join(root, dir, `worker/main.${ext}`);
     if (existsSync(server) && existsSync(worker)) return { server, worker };
   }
-  throw new Error(`the agentix runtime is missing: neither ${root}/runtime/server-main.ts nor ${root}/dist/runtime/server-main.js exists`);
+  throw new Error(`the agentix runtime is missing: neither ${root}/runtime/server/main.ts nor ${root}/dist/runtime/server/main.js exists`);
 }
 
 export async function bundleRuntime(outDir: string): Promise<{ server: string; worker: string }> {

@@ -4,6 +4,7 @@
  * `main(argv): Promise<number>`. Commands are imported lazily so `agentix serve`
  * never loads the compiler's TypeScript or dockerode unless it needs them.
  */
+import { AgentixError } from '../runtime/wire/errors.js';
 import { CliError } from './args.js';
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ main(argv: string[]): Promise<number> }> }> = {
@@ -44,7 +45,7 @@ try {
   if (err instanceof CliError) {
     process.stderr.write(`agentix: ${err.message}\n`);
     process.exitCode = err.exitCode;
-  } else if (err instanceof Error && (err as { friendly?: boolean }).friendly) {
+  } else if (err instanceof AgentixError || (err instanceof Error && (err as { friendly?: boolean }).friendly)) {
     process.stderr.write(`agentix: ${err.message}\n`);
     process.exitCode = 1;
   } else {

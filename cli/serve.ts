@@ -4,8 +4,8 @@
  */
 import { resolve } from 'node:path';
 import { loadProjectManifest, prepareRunDir } from '../bundle/project.js';
-import { randomToken } from '../runtime/server.js';
-import { envLimits, envPort, runServer } from '../runtime/server-main.js';
+import { randomToken } from '../runtime/server/server.js';
+import { envLimits, envPort, runServer } from '../runtime/server/main.js';
 import { CliError, intOption, parse } from './args.js';
 
 const HELP = `usage: agentix serve [dir] [--port N] [--host H] [--token T] [--no-gen]

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { loadProjectManifest, prepareRunDir } from '../bundle/project.js';
 import { childExecArgv, siblingEntry } from '../runtime/entry-path.js';
-import { randomToken } from '../runtime/server.js';
+import { randomToken } from '../runtime/server/server.js';
 import type { Deployment, Sandbox, SandboxConfig, SandboxInfo } from './types.js';
 
 interface LocalSandbox {
@@ -53,7 +53,7 @@ export class LocalDeployment implements Deployment {
     const runDir = await prepare(projectDir);
     const token = randomToken();
     const id = `local-${randomUUID()}`;
-    const child = spawn(process.execPath, [...childExecArgv(), siblingEntry(import.meta.url, '../runtime/server-main'), runDir], {
+    const child = spawn(process.execPath, [...childExecArgv(), siblingEntry(import.meta.url, '../runtime/server/main'), runDir], {
       // stdin stays open as a lifeline: the server exits when this host process goes away.
       stdio: ['pipe', 'pipe', 'pipe'],
       cwd: config.workdir ? resolve(config.workdir) : projectDir,

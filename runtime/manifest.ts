@@ -5,7 +5,7 @@
  * docs/manifest.md.
  */
 import { readFileSync } from 'node:fs';
-import type { Shape } from './protocol.js';
+import type { Shape } from './wire/protocol.js';
 
 export const MANIFEST_VERSION = 1;
 

@@ -5,4 +5,4 @@
 export { currentSignal, currentCall } from './context.js';
 export type { CallContext } from './context.js';
 export type { Channel } from './channel.js';
-export { RemoteError, AgentixError } from './errors.js';
+export { RemoteError, AgentixError } from './wire/errors.js';

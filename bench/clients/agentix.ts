@@ -12,7 +12,7 @@ interface RuntimeClientLike {
 }
 
 export const connectAgentix: ClientFactory = async (url, opts) => {
-  const mod = (await import('../../runtime/client.js')) as { RuntimeClient: { connect(url: string, o: { token?: string }): Promise<RuntimeClientLike> } };
+  const mod = (await import('../../runtime/client/client.js')) as { RuntimeClient: { connect(url: string, o: { token?: string }): Promise<RuntimeClientLike> } };
   const client = await mod.RuntimeClient.connect(url, { token: opts.token });
   return {
     run: (x) => client.call<string>('run', [x]),

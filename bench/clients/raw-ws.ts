@@ -4,7 +4,7 @@
  * itself (`[1, id, target, args]`); the naive hop answers `[16, id, value]`.
  */
 import { WebSocket } from 'ws';
-import { decode, encode } from '../../runtime/codec.js';
+import { decode, encode } from '../../runtime/wire/codec.js';
 import { RAW_CALL, RAW_END, RAW_ITEM, RAW_STREAM } from '../lib/raw-protocol.js';
 import type { BenchClient, ClientFactory } from './types.js';
 

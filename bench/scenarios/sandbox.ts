@@ -98,7 +98,7 @@ async function measureBackend(name: 'docker' | 'local', config: SandboxConfig, s
 }
 
 async function createAndCall(dep: Deployment, config: SandboxConfig, timeoutMs: number): Promise<Timed> {
-  const { RuntimeClient } = await import('../../runtime/client.js');
+  const { RuntimeClient } = await import('../../runtime/client/client.js');
   const t0 = performance.now();
   const sb = await withTimeout(dep.create(config), timeoutMs, 'create');
   try {

@@ -6,7 +6,7 @@
  */
 import { fork } from 'node:child_process';
 import { WebSocketServer, WebSocket } from 'ws';
-import { decode, encode } from '../../runtime/codec.js';
+import { decode, encode } from '../../runtime/wire/codec.js';
 import { TSX_ARGS } from '../lib/node-args.js';
 
 // 'advanced' (structured clone) so byte arrays survive the hop; JSON IPC would mangle them.

@@ -4,8 +4,8 @@
  * on the same socket library and codec.
  */
 import { WebSocketServer, WebSocket } from 'ws';
-import { peekHead } from '../../runtime/protocol.js';
-import { decode, encode } from '../../runtime/codec.js';
+import { peekHead } from '../../runtime/wire/protocol.js';
+import { decode, encode } from '../../runtime/wire/codec.js';
 import { HIGH_WATER_BYTES, RAW_END, RAW_ITEM, RAW_STREAM } from '../lib/raw-protocol.js';
 
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, maxPayload: 64 * 1024 * 1024 });

@@ -18,7 +18,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { Channel } from '../../runtime/channel.js';
 import { currentSignal } from '../../runtime/context.js';
-import { MAX_TIMER_MS } from '../../runtime/protocol.js';
+import { MAX_TIMER_MS } from '../../runtime/wire/deadline.js';
 import { MarkerSplitter, sessionScript, type Segment } from './framing.js';
 import { CappedBuffer, EventQueue, decodeInto } from './output.js';
 import { abortError, checkTimeout, codeError, exited, forgetGroup, killGroup, spawnGroup } from './process.js';

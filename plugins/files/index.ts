@@ -19,7 +19,7 @@
 import { chmod, lstat, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { currentSignal } from '../../runtime/context.js';
-import { DEFAULT_MAX_PAYLOAD } from '../../runtime/protocol.js';
+import { DEFAULT_MAX_PAYLOAD } from '../../runtime/wire/limits.js';
 import { codeError, confine, filesRoot } from './root.js';
 import { extractInto, packTree } from './tar.js';
 

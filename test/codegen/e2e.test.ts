@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RuntimeClient } from '../../runtime/client.js';
+import { RuntimeClient } from '../../runtime/client/client.js';
 import { fixturesDir, linkFixturePlugins, repoRoot } from './helpers.js';
 
 const TOKEN = 'codegen-e2e-token';

@@ -8,8 +8,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { generate } from '../../codegen/index.js';
 import type { Manifest } from '../../runtime/manifest.js';
-import { decode, encode } from '../../runtime/codec.js';
-import { compileValidator, type ValidationIssue } from '../../runtime/validate.js';
+import { decode, encode } from '../../runtime/wire/codec.js';
+import { compileValidator, type ValidationIssue } from '../../runtime/worker/validate.js';
 import { fixturesDir } from './helpers.js';
 
 const manifests = new Map<string, Manifest>();

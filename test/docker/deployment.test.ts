@@ -19,7 +19,7 @@ import { main as gcMain } from '../../cli/gc.js';
 import { carrierName, DockerDeployment, ensureCarrier, LABELS, statusOf } from '../../deploy/docker.js';
 import { loadDeployment } from '../../deploy/load.js';
 import { session } from '../../deploy/session.js';
-import { RuntimeClient } from '../../runtime/client.js';
+import { RuntimeClient } from '../../runtime/client/client.js';
 import { copyHelloFixture, type FixtureCopy } from '../support/bundle-fixture.js';
 import { containersWith, engineOrSkip, removeBundle, taskImage, volumeExists } from '../support/docker.js';
 

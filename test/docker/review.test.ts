@@ -34,7 +34,7 @@ import { hostPlatform } from '../../bundle/platform.js';
 import { BUILD_DIR, buildBundle } from '../../bundle/index.js';
 import { main as gcMain } from '../../cli/gc.js';
 import { carrierName, DockerDeployment, LABELS, statusOf } from '../../deploy/docker.js';
-import { RuntimeClient } from '../../runtime/client.js';
+import { RuntimeClient } from '../../runtime/client/client.js';
 import { copyHelloFixture, type FixtureCopy } from '../support/bundle-fixture.js';
 import { containersWith, engineOrSkip, taskImage, volumeExists } from '../support/docker.js';
 

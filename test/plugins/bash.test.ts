@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, session, stream, type SessionResult, type StreamEvent } from '../../plugins/bash/index.js';
-import { InboxQueue } from '../../runtime/channel.js';
+import { InboxQueue } from '../../runtime/worker/inbox.js';
 import { gone, inCall, readPid, withTempDir } from './helpers.js';
 
 const runs = suite('bash.run');

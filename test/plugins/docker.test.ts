@@ -16,7 +16,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildBundle } from '../../bundle/index.js';
 import { DockerDeployment } from '../../deploy/docker.js';
-import { RuntimeClient } from '../../runtime/client.js';
+import { RuntimeClient } from '../../runtime/client/client.js';
 import { containersWith, engineOrSkip, removeBundle, taskImage } from '../support/docker.js';
 import { repoRoot } from '../support/serve.js';
 import { pluginSuite } from './suite.js';

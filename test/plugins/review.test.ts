@@ -12,7 +12,7 @@ import { closeSync, constants, openSync, readdirSync } from 'node:fs';
 import { lstat, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, session, stream, type SessionResult, type StreamEvent } from '../../plugins/bash/index.js';
-import { InboxQueue } from '../../runtime/channel.js';
+import { InboxQueue } from '../../runtime/worker/inbox.js';
 import { download, read, upload, write } from '../../plugins/files/index.js';
 import { gone, inCall, makeTar, readPid, withTempDir } from './helpers.js';
 

@@ -9,8 +9,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type WebSocket from 'ws';
 import { RemoteError, RuntimeClient } from '../../index.js';
-import { encode } from '../../runtime/codec.js';
-import { CALL, CANCEL, CREDIT, ERROR, INBOX_ITEM, RESULT } from '../../runtime/protocol.js';
+import { encode } from '../../runtime/wire/codec.js';
+import { CALL, CANCEL, CREDIT, ERROR, INBOX_ITEM, RESULT } from '../../runtime/wire/protocol.js';
 import { nextMessage, rawSocket } from '../support/raw-socket.js';
 import { alive, repoRoot, serve, type Served } from '../support/serve.js';
 

@@ -1,12 +1,15 @@
 /** The server ↔ worker pipe framing: frames survive any chunking, large frames are joined once, bad lengths are refused. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FrameReader } from '../../runtime/framing.js';
+import { FrameReader } from '../../runtime/wire/framing.js';
 
-const frame = (conn: number, body: Buffer) => {
-  const head = Buffer.alloc(8);
-  head.writeUInt32LE(body.length + 4, 0);
+/** A pipe frame as docs/protocol.md ("Inside the sandbox") lays it out. */
+const frame = (conn: number, body: Buffer, seq = 0, at = 0) => {
+  const head = Buffer.alloc(20);
+  head.writeUInt32LE(body.length + 16, 0);
   head.writeUInt32LE(conn, 4);
+  head.writeUInt32LE(seq, 8);
+  head.writeDoubleLE(at, 12);
   return Buffer.concat([head, body]);
 };
 
@@ -28,6 +31,13 @@ test('a 60 MB frame split into 64 KiB reads arrives intact between small ones', 
   const reader = new FrameReader(100_000_000, (c, m) => got.push([c, m.length, m[m.length - 1]!]));
   for (let off = 0; off < stream.length; off += 65536) reader.push(stream.subarray(off, off + 65536));
   assert.equal(got, [[1, 1, 97], [2, 60_000_000, 9], [3, 1, 98]]);
+});
+
+test('the sequence number and deadline of a frame come out with it', () => {
+  const got: [number, string, number, number][] = [];
+  const reader = new FrameReader(100, (c, m, seq, at) => got.push([c, m.toString(), seq, at]));
+  reader.push(Buffer.concat([frame(3, Buffer.from('call'), 4_000_000_000, 1_700_000_000_123.5), frame(4, Buffer.from('x'))]));
+  assert.equal(got, [[3, 'call', 4_000_000_000, 1_700_000_000_123.5], [4, 'x', 0, 0]]);
 });
 
 test('a length beyond the limit is refused', () => {

@@ -2,8 +2,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RemoteError, RuntimeClient, type LogEvent } from '../../index.js';
-import { encode } from '../../runtime/codec.js';
-import { CALL, ERROR } from '../../runtime/protocol.js';
+import { encode } from '../../runtime/wire/codec.js';
+import { CALL, ERROR } from '../../runtime/wire/protocol.js';
 import { nextMessage, rawSocket } from '../support/raw-socket.js';
 import { alive, eventually, repoRoot, serve, type Served } from '../support/serve.js';
 

@@ -6,8 +6,8 @@ import { connect } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RemoteError, RuntimeClient } from '../../index.js';
-import { encode } from '../../runtime/codec.js';
-import { ERROR, RESULT } from '../../runtime/protocol.js';
+import { encode } from '../../runtime/wire/codec.js';
+import { ERROR, RESULT } from '../../runtime/wire/protocol.js';
 import { nextMessage, rawSocket } from '../support/raw-socket.js';
 import { alive, repoRoot, serve, type Served } from '../support/serve.js';
 

@@ -1,6 +1,6 @@
 /** A bare WebSocket to the runtime, for tests that speak the protocol by hand (or break it on purpose). */
 import WebSocket from 'ws';
-import { decode } from '../../runtime/codec.js';
+import { decode } from '../../runtime/wire/codec.js';
 
 export async function rawSocket(url: string, token: string): Promise<WebSocket> {
   const ws = new WebSocket(url, { perMessageDeflate: false, headers: { authorization: `Bearer ${token}` } });

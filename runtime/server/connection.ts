@@ -1,0 +1,135 @@
+/**
+ * One client connection on the server: its socket, its calls, and its send
+ * queue with a bound. Past `sendQueueBytes` queued towards the client the
+ * connection is *congested*: the server stops reading from it (TCP pushes back
+ * on the client), the worker is told to hold its output and stop its streams,
+ * and log lines for it are dropped, counted, and reported with one marker line
+ * once it reads again. A client that stays congested for `stuckClientMs` is
+ * disconnected with a close reason that says why; its calls are cancelled.
+ */
+import type { Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import { encode } from '../wire/codec.js';
+import { corkForTick } from '../wire/cork.js';
+import * as P from '../wire/protocol.js';
+import type { ServerCall } from './calls.js';
+
+/** Why reading from a client is paused; reading resumes when no reason is left. */
+export const PauseReason = {
+  /** Its own send queue is over the bound. */
+  Congested: 1,
+  /** The pipe to the worker is full (every connection). */
+  Pipe: 2,
+  /** The receive budget for incomplete messages is used up (receive-budget.ts). */
+  Budget: 4,
+} as const;
+export type PauseReason = (typeof PauseReason)[keyof typeof PauseReason];
+
+export interface ConnectionHooks {
+  /** The connection became congested (true) or drained (false). */
+  congestion(conn: Connection, congested: boolean): void;
+}
+
+export interface ConnectionLimits {
+  sendQueueBytes: number;
+  stuckClientMs: number;
+}
+
+/** How long a stuck client's close frame gets before the socket is cut. */
+const CLOSE_GRACE_MS = 1000;
+
+export class Connection {
+  readonly calls = new Map<number, ServerCall>();
+  protocolErrors = 0;
+  private pauseReasons = 0;
+  private congestedFlag = false;
+  private stuckTimer: NodeJS.Timeout | undefined;
+  private droppedLogBytes = 0;
+  private readonly socket: Socket | undefined;
+
+  constructor(
+    readonly id: number,
+    readonly ws: WebSocket,
+    private readonly limits: ConnectionLimits,
+    private readonly hooks: ConnectionHooks,
+  ) {
+    // `_socket` is ws's underlying net.Socket; not public API, but stable across ws 8.x.
+    this.socket = (ws as unknown as { _socket?: Socket })._socket;
+    this.socket?.on('drain', () => this.drained());
+  }
+
+  get open(): boolean {
+    return this.ws.readyState === this.ws.OPEN;
+  }
+
+  get congested(): boolean {
+    return this.congestedFlag;
+  }
+
+  /** Sends a message (bytes as they are); `log`: a LOG line, dropped while the connection is congested. */
+  send(bytes: Uint8Array, log = false): void {
+    if (!this.open) return;
+    if (log && this.congestedFlag) {
+      this.droppedLogBytes += bytes.length;
+      return;
+    }
+    corkForTick(this.ws);
+    this.ws.send(bytes, { binary: true });
+    if (!this.congestedFlag && this.ws.bufferedAmount > this.limits.sendQueueBytes) this.congest();
+  }
+
+  sendMessage(message: unknown[]): void {
+    this.send(encode(message));
+  }
+
+  pauseReading(reason: PauseReason): void {
+    if (this.pauseReasons === 0) this.ws.pause();
+    this.pauseReasons |= reason;
+  }
+
+  resumeReading(reason: PauseReason): void {
+    if (!(this.pauseReasons & reason)) return;
+    this.pauseReasons &= ~reason;
+    if (this.pauseReasons === 0) this.ws.resume();
+  }
+
+  /** Closes with `code` and a reason (cut to the 123 bytes a close frame holds); cuts the socket if the client does not answer. */
+  close(code: number, reason: string): void {
+    this.clearStuck();
+    if (this.ws.readyState === this.ws.CLOSED) return;
+    this.ws.close(code, Buffer.from(reason).subarray(0, 123).toString());
+    setTimeout(() => this.ws.terminate(), CLOSE_GRACE_MS).unref();
+  }
+
+  /** The socket closed: nothing of ours may keep it (or this object) alive. */
+  dispose(): void {
+    this.clearStuck();
+  }
+
+  private congest(): void {
+    this.congestedFlag = true;
+    this.pauseReading(PauseReason.Congested);
+    this.hooks.congestion(this, true);
+    this.stuckTimer = setTimeout(() => {
+      this.close(1008, `the client did not read its messages for ${this.limits.stuckClientMs} ms (more than ${this.limits.sendQueueBytes} bytes queued)`);
+    }, this.limits.stuckClientMs);
+  }
+
+  private drained(): void {
+    if (!this.congestedFlag || this.ws.bufferedAmount > this.limits.sendQueueBytes / 2) return;
+    this.congestedFlag = false;
+    this.clearStuck();
+    this.resumeReading(PauseReason.Congested);
+    this.hooks.congestion(this, false);
+    if (this.droppedLogBytes > 0) {
+      const n = this.droppedLogBytes;
+      this.droppedLogBytes = 0;
+      this.sendMessage([P.LOG, 0, 'stderr', `[agentix: ${n} bytes of output were dropped: the client was not reading them fast enough]\n`]);
+    }
+  }
+
+  private clearStuck(): void {
+    clearTimeout(this.stuckTimer);
+    this.stuckTimer = undefined;
+  }
+}

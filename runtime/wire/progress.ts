@@ -1,0 +1,52 @@
+/**
+ * Which calls the worker has started, readable by the server even when the
+ * worker is stuck in a synchronous loop or already dead. The server numbers
+ * every CALL it writes to the pipe (the `seq` of its pipe frame); right before
+ * the worker starts one it writes that number into a ring of u32 slots in a
+ * file (the worker's fd 4, unlinked, so nothing else sees it):
+ *
+ *   slot (seq mod PROGRESS_SLOTS) at byte offset 4 × slot, u32 LE = seq
+ *
+ * One pwrite per call, no message, no wake-up of the server. When the server
+ * must decide (a hung or dead worker) it reads the slot of each call in
+ * flight: equal to the call's seq means started. A call still unfinished after
+ * 2^20 newer ones started would read as not started; the server never has that
+ * many in flight.
+ */
+import { readSync, writeSync } from 'node:fs';
+
+export const PROGRESS_SLOTS = 1 << 20;
+/** The worker's fd for the ring (after stdin, stdout, stderr and the frame pipe). */
+export const PROGRESS_FD = 4;
+
+const slotOffset = (seq: number) => (seq % PROGRESS_SLOTS) * 4;
+
+/** Worker side. */
+export class ProgressWriter {
+  private readonly buf = Buffer.alloc(4);
+  private broken = false;
+
+  constructor(private readonly fd: number) {}
+
+  started(seq: number): void {
+    if (this.broken || seq === 0) return;
+    this.buf.writeUInt32LE(seq >>> 0, 0);
+    try {
+      writeSync(this.fd, this.buf, 0, 4, slotOffset(seq));
+    } catch {
+      // No ring (fd 4 not given, disk full): the server then treats every call in flight as started.
+      this.broken = true;
+    }
+  }
+}
+
+/** Server side: whether the call numbered `seq` was started; undefined when the ring cannot be read. */
+export function wasStarted(fd: number, seq: number): boolean | undefined {
+  const buf = Buffer.alloc(4);
+  try {
+    const n = readSync(fd, buf, 0, 4, slotOffset(seq));
+    return n === 4 && buf.readUInt32LE(0) === seq >>> 0;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * The worker subprocess: `node worker/main.js <runDir>`, started by the
+ * server (server/worker-supervisor.ts). It owns its file descriptors and
+ * wires the call engine to them:
+ *   fd 1, 2   the user's stdout / stderr (output outside any call)
+ *   fd 3      the frame pipe to the server (wire/framing.ts)
+ *   fd 4      the progress ring (wire/progress.ts), if the server made one
+ * Heartbeats (W_PING) are answered as soon as a frame is read, between slices
+ * of work (inbound.ts); the server's pause/resume/closed notices for a
+ * connection take effect at once.
+ */
+import { fstatSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { readManifest } from '../manifest.js';
+import { encode } from '../wire/codec.js';
+import { FrameReader, FrameWriter } from '../wire/framing.js';
+import { DEFAULT_MAX_PAYLOAD, WORKER_SLICE_MS } from '../wire/limits.js';
+import { peekHead, W_CLOSED, W_PAUSE, W_PING, W_PONG, W_READY, W_RESUME } from '../wire/protocol.js';
+import { PROGRESS_FD, ProgressWriter } from '../wire/progress.js';
+import { CallEngine } from './engine.js';
+import { InboundQueue } from './inbound.js';
+import { routeOutput } from './output.js';
+import { TargetTable } from './targets.js';
+
+const runDir = process.argv[2];
+if (!runDir) {
+  process.stderr.write('usage: worker/main <runDir>\n');
+  process.exit(2);
+}
+const maxPayload = Number(process.env.AGENTIX_MAX_PAYLOAD ?? DEFAULT_MAX_PAYLOAD);
+
+// Stack traces of user code point at its TypeScript sources (the run dir carries inline source maps).
+process.setSourceMapsEnabled(true);
+
+const pipe = new Socket({ fd: 3, readable: true, writable: true });
+const out = new FrameWriter(pipe);
+
+// User code may end the process with process.exit: what it produced just before still reaches the caller.
+process.on('exit', () => out.flushSync(3));
+// The server is our lifeline: when the pipe closes, nobody can hear us any more.
+pipe.on('close', () => process.exit(0));
+pipe.on('error', () => process.exit(0));
+
+const progress = new ProgressWriter(hasFd(PROGRESS_FD) ? PROGRESS_FD : -1);
+const writers = routeOutput();
+const targets = new TargetTable({
+  manifest: readManifest(join(runDir, 'manifest.json')),
+  load: (id) => import(pathToFileURL(join(runDir, 'modules', `${id}.js`)).href) as Promise<Record<string, unknown>>,
+  validateResults: process.env.AGENTIX_VALIDATE_RESULTS === '1',
+});
+const engine = new CallEngine({
+  transport: {
+    send: (conn, message) => out.write(conn, message),
+    get congested() {
+      return out.congested;
+    },
+    onceDrained: (fn) => pipe.once('drain', fn),
+    get pendingBytes() {
+      return out.bytesPending + pipe.writableLength;
+    },
+  },
+  targets,
+  maxPayload,
+  onStart: (seq) => progress.started(seq),
+  strayOutput: (stream, text) => writers[stream](text),
+});
+
+const inbound = new InboundQueue({
+  handle: (f) => {
+    try {
+      engine.receive(f.conn, f.message, f.seq, f.at);
+    } catch (err) {
+      // A bug of ours for one message must not end every call in flight.
+      writers.stderr(`agentix worker: failed to handle a message: ${(err as Error)?.stack ?? String(err)}\n`);
+    }
+  },
+  pauseInput: () => pipe.pause(),
+  resumeInput: () => pipe.resume(),
+  sliceMs: WORKER_SLICE_MS,
+});
+
+const reader = new FrameReader(maxPayload + 64, (conn, message, seq, at) => {
+  const head = peekHead(message);
+  switch (head?.type) {
+    case W_PING:
+      return out.write(0, encode([W_PONG, head.id]));
+    case W_PAUSE:
+      inbound.defer(conn);
+      return engine.pause(conn);
+    case W_RESUME:
+      engine.resume(conn);
+      return inbound.undefer(conn);
+    case W_CLOSED:
+      // Calls of the connection that never started still get their one final (CANCELLED).
+      for (const f of inbound.take(conn)) engine.refuse(f.conn, f.message, 'the connection closed before the call started');
+      return engine.closeConnection(conn);
+    default:
+      inbound.push({ conn, message, seq, at });
+  }
+});
+pipe.on('data', (chunk: Buffer) => {
+  try {
+    reader.push(chunk);
+  } catch (err) {
+    writers.stderr(`agentix worker: broken pipe framing (${(err as Error).message}); exiting\n`);
+    process.exit(70);
+  }
+});
+
+await targets.preload();
+out.write(0, encode([W_READY, 0]));
+
+function hasFd(fd: number): boolean {
+  try {
+    return fstatSync(fd).isFile();
+  } catch {
+    return false;
+  }
+}

@@ -36,7 +36,7 @@ export interface ConnectionLimits {
 }
 
 /** How long a stuck client's close frame gets before the socket is cut. */
-const CLOSE_GRACE_MS = 1000;
+const CLOSE_GRACE_MS = 5000;
 
 export class Connection {
   readonly calls = new Map<number, ServerCall>();
@@ -110,8 +110,15 @@ export class Connection {
     this.congestedFlag = true;
     this.pauseReading(PauseReason.Congested);
     this.hooks.congestion(this, true);
+    this.watchProgress(this.socket?.bytesWritten ?? 0);
+  }
+
+  /** Stuck means no progress: a client that reads slowly but steadily is never cut off. */
+  private watchProgress(written: number): void {
     this.stuckTimer = setTimeout(() => {
-      this.close(1008, `the client did not read its messages for ${this.limits.stuckClientMs} ms (more than ${this.limits.sendQueueBytes} bytes queued)`);
+      const now = this.socket?.bytesWritten ?? 0;
+      if (now > written) return this.watchProgress(now);
+      this.close(1008, `the client read nothing for ${this.limits.stuckClientMs} ms with ${this.ws.bufferedAmount} bytes waiting for it`);
     }, this.limits.stuckClientMs);
   }
 

@@ -373,3 +373,4 @@ export function randomToken(): string {
 
 const key = (conn: number, id: number) => conn * 0x1_0000_0000 + id;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+

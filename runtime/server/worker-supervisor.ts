@@ -1,8 +1,8 @@
 /**
  * The server's handle on its worker subprocess: spawns it (child_process,
  * never worker_threads), frames messages over fd 3, hands it the progress
- * ring on fd 4, collects its stdout/stderr, pings it, and starts a new one
- * when it dies. Crash loops back off; every wait is bounded.
+ * ring on fd 4, collects its stdout/stderr, hears its heartbeat, and starts a
+ * new one when it dies. Crash loops back off; every wait is bounded.
  *
  * It numbers each CALL as it writes it (`seq`, also written into the call's
  * record) so the server can later ask `started(seq)`, even of a dead worker.
@@ -14,7 +14,6 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { childExecArgv, siblingEntry } from '../entry-path.js';
-import { encode } from '../wire/codec.js';
 import { FrameReader, FrameWriter } from '../wire/framing.js';
 import { wasStarted } from '../wire/progress.js';
 import * as P from '../wire/protocol.js';
@@ -25,7 +24,7 @@ export interface SupervisorOptions {
   env?: Record<string, string | undefined>;
   /** Working directory of user code. */
   cwd?: string;
-  /** How often the worker is pinged while it is ready. */
+  /** How often the worker says it is alive (and the server checks on its calls). */
   heartbeatMs: number;
 }
 
@@ -118,7 +117,6 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
   private seq = 0;
   private restartTimer: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
-  private pingCount = 0;
   /** When the worker last said anything (any frame counts). */
   private lastHeard = 0;
   private diedBeforeReady = 0;
@@ -240,7 +238,6 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private beat(): void {
-    if (this.readyFlag && this.writer) this.writer.write(0, encode([P.W_PING, (this.pingCount = (this.pingCount + 1) & 0x7f)]));
     this.emit('tick');
   }
 
@@ -252,7 +249,7 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
     if (this.progressFd !== undefined) ftruncateSync(this.progressFd, 0);
     const child = spawn(process.execPath, [...childExecArgv(), workerEntry(), this.opts.runDir], {
       stdio: ['ignore', 'pipe', 'pipe', 'pipe', this.progressFd ?? 'ignore'],
-      env: workerEnv({ ...process.env, ...this.opts.env }),
+      env: { ...workerEnv({ ...process.env, ...this.opts.env }), AGENTIX_HEARTBEAT_MS: String(this.opts.heartbeatMs) },
       cwd: this.opts.cwd,
     });
     this.child = child;
@@ -263,7 +260,7 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
       this.lastHeard = Date.now();
       if (conn === 0) {
         const type = message[1];
-        if (type === P.W_PONG) return;
+        if (type === P.W_ALIVE) return;
         if (type === P.W_READY) {
           // A child we already killed may still say it is ready; only the current, live one counts.
           if (this.gen === this.childGen) this.onReady();

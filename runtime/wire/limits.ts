@@ -61,5 +61,7 @@ export const DEFAULT_WORKER_START_MS = 60_000;
  * calls never looks like a hang.
  */
 export const WORKER_SLICE_MS = 10;
+/** Bytes a worker gathers for the pipe before it stops taking new frames until they are flushed. */
+export const WORKER_PENDING_BYTES = 4 * 1024 * 1024;
 /** Log bytes a worker holds for the pipe in one turn of its event loop; beyond, output is dropped and counted. */
 export const WORKER_LOG_PENDING_BYTES = 1024 * 1024;

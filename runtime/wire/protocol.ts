@@ -30,8 +30,7 @@ export const GOODBYE = 22; //     [22, 0, reason]
 /** Server ↔ worker only (never on the WebSocket); see docs/protocol.md, "Inside the sandbox". */
 export const W_READY = 40; //     worker → server [40, 0]: imports done, accepting calls
 export const W_CLOSED = 41; //    server → worker [41, 0]: the connection in the pipe frame's prefix is gone
-export const W_PING = 42; //      server → worker [42, n]: answer with W_PONG n
-export const W_PONG = 43; //      worker → server [43, n]
+export const W_ALIVE = 43; //     worker → server [43, 0]: sent every heartbeat period while its event loop turns
 export const W_PAUSE = 44; //     server → worker [44, 0]: the connection's client is not reading; hold its output
 export const W_RESUME = 45; //    server → worker [45, 0]: it reads again
 export const W_FAIL = 46; //      server → worker [46, id, error]: end the call with this error (its client sent an oversized message)

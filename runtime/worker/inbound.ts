@@ -18,6 +18,19 @@ export interface InboundFrame {
 
 export interface InboundOptions {
   handle(frame: InboundFrame): void;
+  /**
+   * A promise to wait for before `frame` may be handled (a CALL whose target
+   * is still being imported and compiled), or undefined. The queue waits
+   * in order, so the call starts, and is recorded as started, only once its
+   * code can run synchronously within a slice.
+   */
+  gate?(frame: InboundFrame): Promise<void> | undefined;
+  /**
+   * True while what the worker sends cannot leave (the pipe to the server is
+   * full): no new frame is taken until `resume()` is called, so calls started
+   * never outrun what can be delivered and nothing piles up in the heap.
+   */
+  blocked?(): boolean;
   /** Stop and restart reading the pipe. */
   pauseInput(): void;
   resumeInput(): void;
@@ -31,6 +44,7 @@ export class InboundQueue {
   private head = 0;
   private draining = false;
   private inputPaused = false;
+  private waitingForRoom = false;
   private readonly deferred = new Map<number, InboundFrame[]>();
   private readonly maxQueued: number;
 
@@ -77,11 +91,28 @@ export class InboundQueue {
     return taken;
   }
 
+  /** The output side has room again (see `blocked`). */
+  resume(): void {
+    if (this.waitingForRoom) {
+      this.waitingForRoom = false;
+      this.drain();
+    }
+  }
+
   private drain = (): void => {
     this.draining = true;
     const start = performance.now();
     while (this.head < this.queue.length) {
+      if (this.opts.blocked?.()) {
+        this.waitingForRoom = true;
+        return;
+      }
       const frame = this.queue[this.head]!;
+      const wait = this.opts.gate?.(frame);
+      if (wait) {
+        void wait.then(this.drain);
+        return;
+      }
       this.queue[this.head++] = undefined as unknown as InboundFrame;
       this.opts.handle(frame);
       if (this.head < this.queue.length && performance.now() - start > this.opts.sliceMs) {

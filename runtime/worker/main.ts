@@ -5,9 +5,9 @@
  *   fd 1, 2   the user's stdout / stderr (output outside any call)
  *   fd 3      the frame pipe to the server (wire/framing.ts)
  *   fd 4      the progress ring (wire/progress.ts), if the server made one
- * Heartbeats (W_PING) are answered as soon as a frame is read, between slices
- * of work (inbound.ts); the server's pause/resume/closed notices for a
- * connection take effect at once.
+ * A timer sends the heartbeat (W_ALIVE) whenever the event loop turns, which
+ * it does between slices of work (inbound.ts); the server's pause, resume and
+ * closed notices for a connection take effect as soon as they are read.
  */
 import { fstatSync } from 'node:fs';
 import { Socket } from 'node:net';
@@ -16,8 +16,8 @@ import { pathToFileURL } from 'node:url';
 import { readManifest } from '../manifest.js';
 import { encode } from '../wire/codec.js';
 import { FrameReader, FrameWriter } from '../wire/framing.js';
-import { DEFAULT_MAX_PAYLOAD, WORKER_SLICE_MS } from '../wire/limits.js';
-import { peekHead, W_CLOSED, W_PAUSE, W_PING, W_PONG, W_READY, W_RESUME } from '../wire/protocol.js';
+import { DEFAULT_MAX_PAYLOAD, WORKER_PENDING_BYTES, WORKER_SLICE_MS } from '../wire/limits.js';
+import { CALL, peekCall, peekHead, W_ALIVE, W_CLOSED, W_PAUSE, W_READY, W_RESUME } from '../wire/protocol.js';
 import { PROGRESS_FD, ProgressWriter } from '../wire/progress.js';
 import { CallEngine } from './engine.js';
 import { InboundQueue } from './inbound.js';
@@ -76,16 +76,30 @@ const inbound = new InboundQueue({
       writers.stderr(`agentix worker: failed to handle a message: ${(err as Error)?.stack ?? String(err)}\n`);
     }
   },
+  gate: (f) => {
+    const head = peekHead(f.message);
+    const call = head?.type === CALL ? peekCall(f.message, head) : undefined;
+    if (!call) return undefined;
+    const target = f.message.toString('utf8', call.target.start, call.target.end);
+    if (!targets.info(target) || targets.ready(target)) return undefined;
+    return targets.prepare(target).then(() => undefined, () => undefined);
+  },
+  blocked: () => {
+    if (out.congested) return true; // resumed by the pipe's 'drain'
+    if (out.bytesPending < WORKER_PENDING_BYTES) return false;
+    setImmediate(() => inbound.resume()); // after the flush that is already scheduled
+    return true;
+  },
   pauseInput: () => pipe.pause(),
   resumeInput: () => pipe.resume(),
   sliceMs: WORKER_SLICE_MS,
 });
 
+pipe.on('drain', () => inbound.resume());
+
 const reader = new FrameReader(maxPayload + 64, (conn, message, seq, at) => {
   const head = peekHead(message);
   switch (head?.type) {
-    case W_PING:
-      return out.write(0, encode([W_PONG, head.id]));
     case W_PAUSE:
       inbound.defer(conn);
       return engine.pause(conn);
@@ -111,6 +125,11 @@ pipe.on('data', (chunk: Buffer) => {
 
 await targets.preload();
 out.write(0, encode([W_READY, 0]));
+
+// The heartbeat: a timer, so it beats whenever the event loop turns — between slices of work, also while
+// the pipe is paused — and stops only while one piece of synchronous code runs (server/calls.ts: judge).
+const alive = encode([W_ALIVE, 0]);
+setInterval(() => out.write(0, alive), Number(process.env.AGENTIX_HEARTBEAT_MS) || 250).unref();
 
 function hasFd(fd: number): boolean {
   try {

@@ -1,21 +1,21 @@
-/** The three call shapes, many calls in flight, binary payloads, errors and logs, over a real server process. */
+/** The three call shapes, many calls in flight, binary payloads, errors and logs, in-process, a client wired to the call engine (test/support/duplex.ts). */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RemoteError, RuntimeClient, type LogEvent } from '../../index.js';
-import { repoRoot, serve, type Served } from '../support/serve.js';
+import { RemoteError, type RuntimeClient, type LogEvent } from '../../index.js';
+import { duplexProject, type Duplex } from '../support/duplex.js';
+import { repoRoot } from '../support/serve.js';
 
 const project = `${repoRoot}/fixtures/runtime`;
-let server: Served;
+let h: Duplex;
 let client: RuntimeClient;
 
 const calls = suite('runtime calls');
 calls.before(async () => {
-  server = await serve(project, { noGen: true });
-  client = await RuntimeClient.connect(server.url, { token: server.token });
+  h = duplexProject(project);
+  client = h.client;
 });
 calls.after(async () => {
-  await client?.close();
-  await server?.stop();
+  await h?.close();
 });
 
 calls('unary: a value comes back from the worker', async () => {

@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RemoteError, RuntimeClient } from '../../index.js';
-import { eventually, repoRoot, serve, type Served } from '../support/serve.js';
+import { RemoteError, type RuntimeClient } from '../../index.js';
+import { duplexProject, type Duplex } from '../support/duplex.js';
+import { eventually, repoRoot } from '../support/serve.js';
 
 const project = `${repoRoot}/fixtures/runtime`;
-let server: Served;
+let h: Duplex;
 let client: RuntimeClient;
 let dir: string;
 const marker = (name: string) => join(dir, name);
@@ -17,12 +18,11 @@ const read = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8') : 
 const cancel = suite('runtime cancellation');
 cancel.before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'agentix-cancel-'));
-  server = await serve(project, { noGen: true });
-  client = await RuntimeClient.connect(server.url, { token: server.token });
+  h = duplexProject(project);
+  client = h.client;
 });
 cancel.after(async () => {
-  await client?.close();
-  await server?.stop();
+  await h?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -100,7 +100,7 @@ cancel('cancelling a bidi call fails the inbox inside the function', async () =>
 
 cancel('closing the client cancels its calls in the worker', async () => {
   const file = marker('closed');
-  const other = await RuntimeClient.connect(server.url, { token: server.token });
+  const other = duplexProject(project).client;
   const pending = other.call('waitForCancel', [file]).catch((e) => e);
   assert.ok(await eventually(() => read(file).includes('started')), 'the function started');
   await other.close();

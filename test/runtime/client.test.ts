@@ -9,11 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RemoteError, RuntimeClient } from '../../index.js';
-import { eventually, repoRoot, serve, type Served } from '../support/serve.js';
+import { RemoteError, type RuntimeClient } from '../../index.js';
+import { duplexProject, type Duplex } from '../support/duplex.js';
+import { eventually, repoRoot } from '../support/serve.js';
 
 const project = `${repoRoot}/fixtures/runtime`;
-let server: Served;
+let h: Duplex;
 let client: RuntimeClient;
 let dir: string;
 const marker = (name: string) => join(dir, name);
@@ -44,12 +45,11 @@ async function drain<T>(iterable: AsyncIterable<T>): Promise<T[]> {
 const edges = suite('runtime client edge cases');
 edges.before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'agentix-client-'));
-  server = await serve(project, { noGen: true });
-  client = await RuntimeClient.connect(server.url, { token: server.token });
+  h = duplexProject(project);
+  client = h.client;
 });
 edges.after(async () => {
-  await client?.close();
-  await server?.stop();
+  await h?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 /** A test that also checks, once it passed, that the shared client tracks no call any more. */
@@ -150,10 +150,12 @@ test('no abort listener or deadline timer stays armed once a call has settled, b
   const c = client.bidi<unknown, unknown>('echoInbox', [marker('listeners-bidi')], opts);
   void c.send(Symbol('z'));
   await rejection(drain(c), 'unencodable inbox item');
-  const aborted = rejection(client.call('sleep', [10_000], opts), 'aborted call');
+  const aborted = rejection(client.call('waitForCancel', [marker('abort-listeners')], opts), 'aborted call');
   ac.abort();
   assert.is((await aborted).code, 'CANCELLED');
   assert.is(listeners(), 0);
+  // The engine runs in this process too: once it has ended every call, its timers are gone as well.
+  assert.ok(await eventually(() => h.engine.size === 0), 'the engine ended every call');
   assert.is(timers(), timersBefore, 'every 60 s deadline timer was cleared');
 });
 
@@ -189,7 +191,8 @@ test('cancel() after the end of a stream changes nothing', async () => {
 });
 
 test('close() twice, at once and again later, resolves every time; calls after it reject with CANCELLED', async () => {
-  const c = await RuntimeClient.connect(server.url, { token: server.token });
+  const other = duplexProject(project);
+  const c = other.client;
   const running = rejection(c.call('sleep', [10_000]), 'the call in flight');
   await settles(Promise.all([c.close(), c.close()]), 'two close()');
   await settles(c.close(), 'a third close()');

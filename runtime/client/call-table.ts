@@ -49,6 +49,8 @@ export class CallTable {
   constructor(
     private readonly transport: ClientTransport,
     private readonly defaults: Pick<CallOptions, 'timeoutMs'>,
+    /** The largest id (tests use a tiny id space to watch reuse). */
+    private readonly maxId = MAX_CALL_ID,
   ) {}
 
   /** Calls whose outcome the caller still waits for. */
@@ -74,6 +76,7 @@ export class CallTable {
     const timeoutMs = toWireTimeout(options.timeoutMs ?? this.defaults.timeoutMs);
     let bytes: Buffer;
     const id = this.allocate();
+    if (id === undefined) return void handlers.onError(new RemoteError(frameworkError('UNAVAILABLE', `${target}: every call_id is in use (a call's id is free again only once its final message has arrived)`)));
     try {
       bytes = encode(credit === undefined ? [P.CALL, id, timeoutMs, target, args] : [P.CALL, id, timeoutMs, target, args, { credit }]);
     } catch (err) {
@@ -149,12 +152,12 @@ export class CallTable {
     }
   }
 
-  private allocate(): number {
+  private allocate(): number | undefined {
     for (let tries = 0; tries <= this.entries.size; tries++) {
       const id = this.nextId;
-      this.nextId = id >= MAX_CALL_ID ? 1 : id + 1;
+      this.nextId = id >= this.maxId ? 1 : id + 1;
       if (!this.entries.has(id)) return id;
     }
-    throw new Error('no free call id');
+    return undefined;
   }
 }

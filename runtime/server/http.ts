@@ -50,12 +50,12 @@ export class TokenCheck {
 
 const UNAUTHORIZED = JSON.stringify({ code: 'UNAUTHENTICATED', message: 'missing or wrong token' });
 
-export function createHttpServer(token: TokenCheck, handlers: HttpHandlers): Server {
+export function createHttpServer(token: TokenCheck, handlers: HttpHandlers, requestTimeoutMs = REQUEST_HEADER_TIMEOUT_MS): Server {
   const http = createServer((req, res) => route(req, res, token, handlers));
   // Node's own bound on slow headers, in step with ours below.
-  http.headersTimeout = REQUEST_HEADER_TIMEOUT_MS;
-  http.requestTimeout = REQUEST_HEADER_TIMEOUT_MS * 3;
-  boundPendingConnections(http);
+  http.headersTimeout = requestTimeoutMs;
+  http.requestTimeout = requestTimeoutMs * 3;
+  boundPendingConnections(http, requestTimeoutMs);
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     // http removes its own error listener from an upgraded socket: a client that resets it mid-reply must not crash us.
     socket.on('error', () => socket.destroy());
@@ -94,12 +94,12 @@ function route(req: IncomingMessage, res: ServerResponse, token: TokenCheck, han
 }
 
 /**
- * Every TCP connection must complete a request within
- * REQUEST_HEADER_TIMEOUT_MS, and at most MAX_UNAUTHENTICATED_CONNECTIONS may
- * be waiting to: beyond that the oldest waiting one is dropped, so a flood of
- * silent connections cannot keep a real client (or /health) out for long.
+ * Every TCP connection must complete a request within `timeoutMs`, and at
+ * most MAX_UNAUTHENTICATED_CONNECTIONS may be waiting to: beyond that the
+ * oldest waiting one is dropped, so a flood of silent connections cannot keep
+ * a real client (or /health) out for long.
  */
-function boundPendingConnections(http: Server): void {
+function boundPendingConnections(http: Server, timeoutMs: number): void {
   const pending = new Map<Socket, NodeJS.Timeout>();
   const settle = (socket: Socket) => {
     clearTimeout(pending.get(socket));
@@ -116,7 +116,7 @@ function boundPendingConnections(http: Server): void {
     pending.set(socket, setTimeout(() => {
       pending.delete(socket);
       socket.destroy();
-    }, REQUEST_HEADER_TIMEOUT_MS));
+    }, timeoutMs));
     socket.once('close', () => settle(socket));
   });
   const done = (req: IncomingMessage) => settle(req.socket);

@@ -12,6 +12,7 @@
  *   AGENTIX_SHUTDOWN_GRACE_MS how long SIGTERM waits for in-flight calls (5000)
  *   AGENTIX_SEND_QUEUE_BYTES  bytes queued towards one client before it counts as not reading (8 MiB)
  *   AGENTIX_STUCK_CLIENT_MS   how long such a client may make no progress before it is disconnected (30000)
+ *   AGENTIX_REQUEST_TIMEOUT_MS how long a TCP connection may take to send its HTTP request (10000)
  *   AGENTIX_LIFETIME_MS       the server shuts itself down this long after it started (0: never)
  * Prints `agentix: listening on ws://HOST:PORT` once it accepts calls.
  */
@@ -69,7 +70,7 @@ export async function runServer(opts: ServerOptions, announce: (url: string) => 
 }
 
 /** Server limits from the environment (see the list at the top of this file). */
-export function envLimits(env = process.env): Pick<ServerOptions, 'maxPayload' | 'hangGraceMs' | 'shutdownGraceMs' | 'sendQueueBytes' | 'stuckClientMs'> & { lifetimeMs?: number } {
+export function envLimits(env = process.env): Pick<ServerOptions, 'maxPayload' | 'hangGraceMs' | 'shutdownGraceMs' | 'sendQueueBytes' | 'stuckClientMs' | 'requestTimeoutMs'> & { lifetimeMs?: number } {
   const num = (name: string, min: number): number | undefined => {
     const v = env[name];
     if (v === undefined || v === '') return undefined;
@@ -83,6 +84,7 @@ export function envLimits(env = process.env): Pick<ServerOptions, 'maxPayload' |
     shutdownGraceMs: num('AGENTIX_SHUTDOWN_GRACE_MS', 0),
     sendQueueBytes: num('AGENTIX_SEND_QUEUE_BYTES', 1024),
     stuckClientMs: num('AGENTIX_STUCK_CLIENT_MS', 10),
+    requestTimeoutMs: num('AGENTIX_REQUEST_TIMEOUT_MS', 10),
     lifetimeMs: num('AGENTIX_LIFETIME_MS', 0),
   };
 }

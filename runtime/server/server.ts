@@ -43,6 +43,8 @@ export interface ServerOptions {
   sendQueueBytes?: number;
   /** How long a client may make no progress reading before it is disconnected (default 30 s). */
   stuckClientMs?: number;
+  /** How long a TCP connection may take to send its HTTP request (default 10 s). */
+  requestTimeoutMs?: number;
   /** Working directory and extra environment of the worker (user code). */
   cwd?: string;
   env?: Record<string, string | undefined>;
@@ -96,7 +98,7 @@ export class RuntimeServer {
       manifest: () => this.manifest,
       closing: () => this.closing,
       upgrade: (req, socket, head) => this.wss.handleUpgrade(req, socket, head, (ws) => this.onConnection(ws)),
-    });
+    }, opts.requestTimeoutMs);
   }
 
   /** Starts the worker and listens; resolves with the bound address once both are ready. */

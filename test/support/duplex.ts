@@ -25,7 +25,7 @@ import { TargetTable } from '../../runtime/worker/targets.js';
 let routed = false;
 
 export interface TestTarget {
-  fn: (...args: unknown[]) => unknown;
+  fn: (...args: never[]) => unknown;
   shape?: TargetInfo['shape'];
   /** JSON Schema of the argument tuple. */
   args?: unknown;

@@ -176,7 +176,7 @@ calls('a result that cannot be encoded is an INTERNAL error, not a hang', async 
   assert.match(err.message, /unencodable/);
 });
 
-calls('stdout and stderr of a call reach the host as log events, and never the frame pipe', async () => {
+calls('stdout and stderr of a call reach the host as log events tied to the call', async () => {
   const logs: LogEvent[] = [];
   const onLog = (e: LogEvent) => logs.push(e);
   client.on('log', onLog);

@@ -41,8 +41,13 @@ cancel('aborting the signal rejects at once with CANCELLED and aborts currentSig
 cancel('an already aborted signal never sends the call', async () => {
   const ac = new AbortController();
   ac.abort();
+  const sentBefore = h.fromClient.length;
   const err = (await client.call('run', ['x'], { signal: ac.signal }).catch((e) => e)) as RemoteError;
   assert.is(err.code, 'CANCELLED');
+  assert.is(err.message, 'run was cancelled before it started');
+  const s = client.stream('count', [3], { signal: ac.signal });
+  assert.is(((await s[Symbol.asyncIterator]().next().catch((e) => e)) as RemoteError).code, 'CANCELLED');
+  assert.equal(h.fromClient.slice(sentBefore), [], 'nothing went on the wire');
 });
 
 cancel('a timeout rejects with DEADLINE_EXCEEDED and the server aborts the function too', async () => {
@@ -89,12 +94,15 @@ cancel('aborting a stream ends iteration with CANCELLED and runs the generator\'
 });
 
 cancel('cancelling a bidi call fails the inbox inside the function', async () => {
-  const c = client.bidi<string, string>('chat', ['> ']);
+  const file = marker('inbox-failed');
+  const c = client.bidi<string, string>('recordInbox', [file]);
   await c.send('hello');
   const it = c[Symbol.asyncIterator]();
-  assert.equal(await it.next(), { value: '> hello', done: false });
+  assert.equal(await it.next(), { value: 'hello', done: false });
   c.cancel();
   assert.equal((await it.next()).done, true);
+  assert.ok(await eventually(() => read(file).includes('inbox:')), 'the function saw its inbox end');
+  assert.is(read(file), 'inbox:failed:AbortError\n', 'its for-await over the inbox threw, rather than ending quietly');
   assert.is(await client.call('run', ['after bidi']), 'hello after bidi');
 });
 

@@ -168,10 +168,13 @@ test('a call used after it ended: send() resolves, cancel() and close() do nothi
     break; // ends the call (cancel)
   }
   assert.equal(got, ['> a']);
+  const sentAtEnd = h.fromClient.length;
   await settles(c.send('late'), 'send() after the end');
   c.cancel();
   c.close();
   assert.throws(() => c[Symbol.asyncIterator](), /can be iterated only once/);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(h.fromClient.slice(sentAtEnd), [], 'no INBOX_ITEM, CANCEL or INBOX_END went out after the end');
 });
 
 test('send() after close() rejects', async () => {
@@ -186,8 +189,11 @@ test('send() after close() rejects', async () => {
 test('cancel() after the end of a stream changes nothing', async () => {
   const s = client.stream<number>('count', [2]);
   assert.equal(await drain(s), [0, 1]);
+  const sentAtEnd = h.fromClient.length;
   s.cancel();
   assert.is(client.inFlight, 0);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(h.fromClient.slice(sentAtEnd), [], 'no CANCEL for a stream that already ended');
 });
 
 test('close() twice, at once and again later, resolves every time; calls after it reject with CANCELLED', async () => {

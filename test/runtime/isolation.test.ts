@@ -75,4 +75,16 @@ iso('the worker says why it died, and what the call logged just before reaches t
   assert.is(await client.call('run', ['x'], { timeoutMs: 10_000 }), 'hello x');
 });
 
+iso('output that looks like a pipe frame reaches the caller as text and never confuses the frame pipe', async () => {
+  const logs: LogEvent[] = [];
+  const onLog = (e: LogEvent) => logs.push(e);
+  client.on('log', onLog);
+  const before = await client.call<number>('pid', []);
+  assert.is(await client.call('speak', ['hi']), 'spoke');
+  await new Promise((r) => setTimeout(r, 50));
+  client.off('log', onLog);
+  assert.match(logs.map((l) => l.text).join(''), /raw bytes that look like a frame/);
+  assert.is(await client.call<number>('pid', []), before, 'the worker was not judged to write a malformed frame');
+});
+
 iso.run();

@@ -39,6 +39,8 @@ export interface Duplex {
   engine: CallEngine;
   /** Every message the engine sent, decoded, in order (for assertions on the wire). */
   wire: unknown[][];
+  /** Every message the client sent, decoded, in order. */
+  fromClient: unknown[][];
   /** Output written inside calls after they ended. */
   stray: string[];
   /** Makes the engine's transport look full (true) or drained (false). */
@@ -85,6 +87,7 @@ function wire(table: TargetTable, opts: DuplexOptions): Duplex {
   let congested = false;
   const drainWaiters: (() => void)[] = [];
   const wire: unknown[][] = [];
+  const fromClient: unknown[][] = [];
   const stray: string[] = [];
   let open = true;
   const later = (fn: () => void) => setImmediate(fn);
@@ -98,6 +101,11 @@ function wire(table: TargetTable, opts: DuplexOptions): Duplex {
     send: (bytes) => {
       if (!open) return;
       const copy = Buffer.from(bytes);
+      try {
+        fromClient.push(decode(copy) as unknown[]);
+      } catch {
+        fromClient.push(['undecodable']);
+      }
       later(() => open && engine.receive(CONN, copy));
     },
     close: async () => {
@@ -111,6 +119,7 @@ function wire(table: TargetTable, opts: DuplexOptions): Duplex {
     client: undefined as unknown as RuntimeClient,
     engine: undefined as unknown as CallEngine,
     wire,
+    fromClient,
     stray,
     pending: 0,
     congest(full) {

@@ -1,6 +1,6 @@
 /**
- * Regressions found in review: ways one caller could crash the server or the
- * shared worker, and so fail everybody else's calls.
+ * Ways one caller could crash the server or the shared worker, and so fail
+ * everybody else's calls: each stays contained to the call that caused it.
  */
 import { connect } from 'node:net';
 import { suite } from 'uvu';
@@ -16,7 +16,7 @@ const LIMIT = 64 * 1024;
 let server: Served;
 let client: RuntimeClient;
 
-const robust = suite('robustness');
+const robust = suite('failures stay contained');
 robust.before(async () => {
   server = await serve(project, { noGen: true, env: { AGENTIX_MAX_PAYLOAD: String(LIMIT), AGENTIX_HANG_GRACE_MS: '500' } });
   client = await RuntimeClient.connect(server.url, { token: server.token });

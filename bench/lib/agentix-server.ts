@@ -1,7 +1,7 @@
 /**
  * Starts the Agentix runtime server for the bench project, the way a user
  * would: `agentix serve <dir>` when the CLI is there (gen + compile + start),
- * otherwise `runtime/server-main.ts` on a run dir made here from the
+ * otherwise `runtime/server/main.ts` on a run dir made here from the
  * hand-written manifest (bench/project/agentix-gen/manifest.json) and
  * esbuild. Either way the server and its worker subprocess run pinned to the
  * server CPU.
@@ -41,17 +41,17 @@ export async function startAgentix(cpu: number | undefined, timeoutMs: number): 
         failures.push(`agentix serve failed: ${briefError(err)}`);
       }
     }
-    if (!started && existsSync(join(REPO_ROOT, 'runtime/server-main.ts'))) {
+    if (!started && existsSync(join(REPO_ROOT, 'runtime/server/main.ts'))) {
       const run = tempDir('rundir');
       cleanups.push(run.remove);
       await makeRunDir(project.dir, run.dir);
-      started = await startServer([...pinPrefix(cpu), process.execPath, ...TSX_ARGS, join(REPO_ROOT, 'runtime/server-main.ts'), run.dir], {
+      started = await startServer([...pinPrefix(cpu), process.execPath, ...TSX_ARGS, join(REPO_ROOT, 'runtime/server/main.ts'), run.dir], {
         cwd: project.dir, timeoutMs,
         env: { AGENTIX_TOKEN: token, AGENTIX_BIND_PORT: '0', AGENTIX_BIND_HOST: '127.0.0.1' },
       });
-      via = `runtime/server-main.ts via tsx on a run dir made by the bench from the hand-written manifest${failures.length ? ` (${failures.join('; ')})` : ''}`;
+      via = `runtime/server/main.ts via tsx on a run dir made by the bench from the hand-written manifest${failures.length ? ` (${failures.join('; ')})` : ''}`;
     }
-    if (!started) throw new Error(failures.join('; ') || 'neither cli/main.ts nor runtime/server-main.ts is in the tree yet');
+    if (!started) throw new Error(failures.join('; ') || 'neither cli/main.ts nor runtime/server/main.ts is in the tree yet');
     const server = started;
     const url = server.url.replace('//0.0.0.0:', '//127.0.0.1:');
     return { ...server, url, token, via, stop: async () => { await server.stop(); cleanup(); } };

@@ -8,7 +8,7 @@ const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 export const TUNING = [
   'raw ws (the floor): `ws` server and client, `perMessageDeflate: false`, frames encoded with the runtime\'s msgpackr settings; the server echoes each frame without decoding it, the client matches replies by call id.',
-  'Agentix: the runtime server with its one worker subprocess, started by `agentix serve` (or `runtime/server-main.ts` on a run dir made from the same project); client `RuntimeClient` on one connection; arguments validated by the compiled TypeBox schemas as in production.',
+  'Agentix: the runtime server with its one worker subprocess, started by `agentix serve` (or `runtime/server/main.ts` on a run dir made from the same project); client `RuntimeClient` on one connection; arguments validated by the compiled TypeBox schemas as in production.',
   'naive child-process hop: `ws` + msgpackr; the server decodes every frame, forwards it to a `child_process.fork` child over IPC (`serialization: \'advanced\'` so bytes survive) and encodes the answer.',
   'Socket.IO 4.8: `transports: [\'websocket\']` on both ends, `perMessageDeflate: false`, `emitWithAck`, default parser, `maxHttpBufferSize` raised to 64 MiB for the 1 MiB payloads.',
   'grpc-js 1.14: `@grpc/proto-loader` with `keepCase: true`, one channel (one client stub), insecure credentials on 127.0.0.1; server streaming honours `write()` backpressure; message size limits raised to 64 MiB.',

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { lstatSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { readManifest, type Manifest } from '../manifest.js';
@@ -115,7 +116,10 @@ export class RuntimeServer {
     try {
       await new Promise<void>((resolve, reject) => {
         this.http.once('error', reject);
-        if (this.opts.socketPath) this.http.listen(this.opts.socketPath, () => resolve());
+        if (this.opts.socketPath) {
+          removeStaleSocket(this.opts.socketPath);
+          this.http.listen(this.opts.socketPath, () => resolve());
+        }
         else this.http.listen(this.opts.port ?? L.DEFAULT_PORT, this.opts.host ?? '0.0.0.0', () => resolve());
       });
       await ready;
@@ -366,6 +370,15 @@ export class RuntimeServer {
     if (this.conns.size === 0) return;
     const bytes = encode([P.LOG, 0, stream, text]);
     for (const conn of this.conns.values()) conn.send(bytes, true);
+  }
+}
+
+/** A socket file left by a server that died would make listen fail with EADDRINUSE; anything else at the path is left alone (and listen reports it). */
+function removeStaleSocket(path: string): void {
+  try {
+    if (lstatSync(path).isSocket()) unlinkSync(path);
+  } catch {
+    // nothing there
   }
 }
 

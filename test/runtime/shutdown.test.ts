@@ -30,6 +30,21 @@ shutdown('SIGTERM lets a short call finish, sends goodbye, exits 0 and stops the
   }
 });
 
+shutdown('past AGENTIX_LIFETIME_MS the server shuts itself down, as on SIGTERM', async () => {
+  const server = await serve(project, { noGen: true, env: { AGENTIX_LIFETIME_MS: '1500' } });
+  const client = await RuntimeClient.connect(server.url, { token: server.token });
+  try {
+    const workerPid = await client.call<number>('pid', []);
+    const goodbye = new Promise<string>((r) => client.once('goodbye', r));
+    assert.match(await goodbye, /lifetime/);
+    assert.equal(await server.stop('SIGCONT'), { code: 0, signal: null }, 'it exited by itself, cleanly');
+    assert.ok(await eventually(() => !alive(workerPid)), 'worker gone');
+  } finally {
+    await client.close();
+    await server.stop('SIGKILL');
+  }
+});
+
 shutdown('a call longer than the shutdown grace fails with a clear UNAVAILABLE error', async () => {
   const server = await serve(project, { noGen: true, env: { AGENTIX_SHUTDOWN_GRACE_MS: '200' } });
   const client = await RuntimeClient.connect(server.url, { token: server.token });

@@ -34,7 +34,7 @@ export async function serve(projectDir: string, opts: { noGen?: boolean; env?: R
       reject(new Error(`serve did not start within ${opts.timeoutMs ?? 30000} ms:\n${out}`));
     }, opts.timeoutMs ?? 30_000);
     const check = () => {
-      const m = /agentix: listening on (ws:\/\/\S+)/.exec(out);
+      const m = /agentix: listening on (ws(?:\+unix)?:\/\/\S+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         child.stdout!.off('data', check);

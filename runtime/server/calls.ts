@@ -22,7 +22,7 @@ export interface ServerCall extends Dispatch {
   orphan: boolean;
   /** Known to have started on the worker (it sent something for the call). */
   started: boolean;
-  /** The CALL frame and the CREDIT / INBOX_END frames that followed, kept until the call is known started, to send again. */
+  /** The CALL frame and the frames that followed it (CREDIT, INBOX_*), kept until the call is known started, to send again. */
   retained?: Uint8Array[];
   /** How often the call was sent again after a worker died before starting it. */
   resends: number;

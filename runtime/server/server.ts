@@ -220,7 +220,7 @@ export class RuntimeServer {
       call.cancelled = true;
       // Never written to a worker: nobody else will answer it.
       if (call.generation === 0) return this.answerQueued(call, frameworkError('CANCELLED', `${call.target} was cancelled by the caller`));
-    } else if (!call.started && (head.type === P.CREDIT || head.type === P.INBOX_END)) retain(call, data);
+    } else if (!call.started) retain(call, data);
     this.toWorker(conn, data);
   }
 

@@ -73,12 +73,25 @@ for (const [kind, [, Ctor]] of TYPED_KINDS.entries()) {
 }
 addExtension({ Class: DataView, type: TYPED_ARRAY_EXT, pack: (v: DataView) => packTyped(DATA_VIEW_KIND, v, 1), unpack: unpackTyped });
 
+// msgpackr also decodes ext types of its own (Set 0x73, Error 0x65, RegExp 0x78, bundled strings 0x62,
+// and structured-clone references 0x69/0x70, which would let a message build cycles or a graph whose
+// traversal explodes). None is part of the Agentix protocol: refuse them by name.
+for (const [type, name] of [[0x73, 'Set'], [0x65, 'Error'], [0x78, 'RegExp'], [0x62, 'bundled strings'], [0x69, 'structured-clone id'], [0x70, 'structured-clone pointer']] as const) {
+  addExtension({
+    type,
+    unpack: () => {
+      throw new Error(`msgpack ext type 0x${type.toString(16)} (msgpackr's ${name}) is not part of the Agentix protocol`);
+    },
+  } as never);
+}
+
 const packr = new Packr({
   useRecords: false,
   mapsAsObjects: true,
   int64AsType: 'bigint',
   useBigIntExtension: true,
   moreTypes: false,
+  structuredClone: false,
 });
 
 export const encode = (value: unknown): Buffer => packr.pack(value);

@@ -63,11 +63,13 @@ export class GrantBack {
 }
 
 /**
- * A credit count from the wire: a non-negative integer (any msgpack integer
- * encoding, so possibly a bigint); undefined for anything else.
+ * A credit count from the wire: a non-negative integer, in any msgpack
+ * integer encoding (so possibly a bigint) or an integral float; counts beyond
+ * 2^53 − 1 are taken as 2^53 − 1 (as good as unlimited). Undefined for
+ * anything else.
  */
 export function asCount(v: unknown): number | undefined {
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
-  if (typeof v === 'bigint' && v >= 0n && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v);
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return Math.min(v, Number.MAX_SAFE_INTEGER);
+  if (typeof v === 'bigint' && v >= 0n) return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
   return undefined;
 }

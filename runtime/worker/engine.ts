@@ -216,7 +216,7 @@ export class CallEngine {
   /** Validates, then runs the user function inside the call's context (what `currentSignal()` reads). */
   private invoke(call: Call, prep: Prepared, args: unknown[]): void {
     if (prep.checkArgs) {
-      const issues = prep.checkArgs(args);
+      const issues = checked(prep.checkArgs, args);
       if (issues.length > 0) return this.end(call, P.ERROR, frameworkError('INVALID_ARGUMENT', `invalid arguments for ${call.target}: ${describeIssues(issues)}`, { errors: issues }));
     }
     if (call.inbox && prep.checkInbox) {
@@ -239,7 +239,7 @@ export class CallEngine {
       return;
     }
     const onResult = (result: unknown) => {
-      const issues = prep.checkResult?.(result);
+      const issues = prep.checkResult && checked(prep.checkResult, result);
       if (issues && issues.length > 0) return this.end(call, P.ERROR, frameworkError('INTERNAL', `${call.target} returned an invalid result: ${describeIssues(issues)}`, { errors: issues }));
       this.end(call, P.RESULT, result);
     };
@@ -285,7 +285,7 @@ export class CallEngine {
       const r = await it.next();
       if (call.done) return;
       if (r.done) return this.end(call, P.END);
-      const issues = prep.checkResult?.(r.value);
+      const issues = prep.checkResult && checked(prep.checkResult, r.value);
       if (issues && issues.length > 0) {
         this.stopGenerator(call);
         return this.end(call, P.ERROR, frameworkError('INTERNAL', `${call.target} yielded an invalid item: ${describeIssues(issues)}`, { errors: issues }));
@@ -347,7 +347,7 @@ export class CallEngine {
 
   /** Checks one inbox item; a bad one ends the call with INVALID_ARGUMENT (the function sees its inbox fail). */
   private inboxItemValid(call: Call, item: unknown): boolean {
-    const issues = call.checkInbox!(item);
+    const issues = checked(call.checkInbox!, item);
     if (issues.length === 0) return true;
     this.end(call, P.ERROR, frameworkError('INVALID_ARGUMENT', `invalid inbox item for ${call.target}: ${describeIssues(issues)}`, { errors: issues }), true);
     return false;
@@ -460,12 +460,12 @@ export class CallEngine {
   }
 
   /**
-   * Why a message must not be decoded, if it must not: what it would allocate
-   * is estimated first. A message too small to reach the budget whatever it
-   * holds (each wire byte stands for at most ~64 heap bytes) is not walked.
+   * Why a message must not be decoded, if it must not: what it would allocate,
+   * and how deep it nests, is found by a walk that allocates nothing.
    */
   private tooCostly(bytes: Uint8Array, what: string): P.ErrorData | undefined {
-    if (bytes.length * 64 <= this.budget) return undefined;
+    // A message cannot nest deeper than it has bytes, nor cost more than ~64 heap bytes per byte.
+    if (bytes.length <= MAX_DEPTH) return undefined;
     const cost = decodedCost(bytes, 0, this.budget, MAX_DEPTH);
     return cost.ok ? undefined : costError(cost.reason, what, this.budget);
   }
@@ -478,6 +478,15 @@ export class CallEngine {
 }
 
 const NO_DEADLINE: Deadline = { cancel: () => undefined };
+
+/** A validator's issues; a validator that throws (a value nested past the stack) yields one issue saying so. */
+function checked(check: ValidateFn, value: unknown): ReturnType<ValidateFn> {
+  try {
+    return check(value);
+  } catch (err) {
+    return [{ path: '', message: `could not be validated (${(err as Error)?.message ?? String(err)})` }];
+  }
+}
 
 function withInbox(args: unknown[], index: number, inbox: InboxQueue<unknown>): unknown[] {
   const full = args.slice(0, index);

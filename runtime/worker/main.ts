@@ -126,6 +126,15 @@ pipe.on('data', (chunk: Buffer) => {
 await targets.preload();
 out.write(0, encode([W_READY, 0]));
 
+// Warm every target (validators compiled) while the worker is idle, one per turn of the event loop, so
+// the first call of a target rarely waits for it; a call that comes first simply prepares it itself.
+const names = Object.keys(targets.manifest.targets);
+const warm = (i: number): void => {
+  if (i >= names.length) return;
+  void targets.prepare(names[i]!).catch(() => undefined).finally(() => setImmediate(warm, i + 1));
+};
+setImmediate(warm, 0);
+
 // The heartbeat: a timer, so it beats whenever the event loop turns — between slices of work, also while
 // the pipe is paused — and stops only while one piece of synchronous code runs (server/calls.ts: judge).
 const alive = encode([W_ALIVE, 0]);

@@ -261,6 +261,16 @@ test('a CREDIT that is not a non-negative integer is a PROTOCOL error about the 
   await h.close();
 });
 
+test('a credit beyond 2^53 (a uint64 on the wire) counts as unlimited, not as an error', async () => {
+  const h = duplex({ gen: { shape: 'stream', fn: async function* () { yield 1; yield 2; } } });
+  const big = Buffer.from('cfffffffffffffffff', 'hex'); // uint64 max
+  const frame = Buffer.concat([Buffer.from([0x96]), encode([P.CALL, 1, 0, 'gen', []]).subarray(1), Buffer.from([0x81, 0xa6]), Buffer.from('credit'), big]);
+  h.raw(frame);
+  await eventually(() => h.wire.some((m) => m[0] === P.END));
+  assert.equal(h.wire, [[P.ITEM, 1, 1], [P.ITEM, 1, 2], [P.END, 1]]);
+  await h.close();
+});
+
 test('closing the connection cancels its running calls in the engine', async () => {
   let signal: AbortSignal | undefined;
   const h = duplex({ wait: { fn: () => ((signal = currentSignal()), new Promise(() => undefined)) } });

@@ -78,4 +78,10 @@ test('bigints beyond 64 bits use ext 0x42, two\'s complement big-endian', () => 
   assert.is(decode(Buffer.from('c7034201ffff', 'hex')), 0x1ffffn, 'any length is read');
 });
 
+test('ext types outside the protocol (Set, Error, RegExp, structured-clone references) are refused, never decoded', () => {
+  for (const [hexBytes, name] of [['d47300', 'Set'], ['d46500', 'Error'], ['d47800', 'RegExp'], ['d6690000000190', 'structured-clone id'], ['d67000000001', 'structured-clone pointer']]) {
+    assert.throws(() => decode(Buffer.from(hexBytes, 'hex')), /not part of the Agentix protocol|disabled/, name);
+  }
+});
+
 test.run();

@@ -8,6 +8,7 @@ import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { MAX_TIMER_MS } from '../../runtime/protocol.js';
+import { abortError, codeError } from '../errors.js';
 import { groupMembers } from './proc.js';
 import { unwatch, watch } from './watchdog.js';
 
@@ -303,17 +304,7 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; sign
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
-/** An Error with a machine-readable `code` (it travels to the caller as a field of the remote error). */
-export function codeError(code: string, message: string): Error & { code: string } {
-  return Object.assign(new Error(message), { code });
-}
-
-/** The error a call ends with when its AbortSignal fired. */
-export function abortError(signal: AbortSignal): Error {
-  const reason = signal.reason;
-  if (reason instanceof Error) return reason;
-  return Object.assign(new Error('the call was cancelled'), { name: 'AbortError', code: 'ABORT_ERR' });
-}
+export { abortError, codeError };
 
 export function checkTimeout(value: unknown, name = 'opts.timeoutMs'): number | undefined {
   if (value === undefined || value === null) return undefined;

@@ -84,7 +84,7 @@ export async function read(path: string, opts?: ReadOptions): Promise<Uint8Array
         : codeError('PAYLOAD_TOO_LARGE', `file "${path}" is ${size === undefined ? 'larger than' : `${size} bytes, more than`} the runtime's message limit of ${limit} bytes (AGENTIX_MAX_PAYLOAD); read it in parts with bash.run (e.g. split), or raise the limit`);
     if (entry.stats!.size > max) throw tooLarge(entry.stats!.size)();
     // The size is a hint only (a /proc file says 0 and never ends): the bound holds while reading.
-    const buf = await withFd(await reopen(entry.fd!), (fd) => readBounded(fd, max, tooLarge(), signal));
+    const buf = await withFd(await reopen(entry.fd!), (fd) => readBounded(fd, max, tooLarge(), signal, entry.stats!.size));
     return asBytes(buf);
   });
 }

@@ -20,6 +20,7 @@ export const fchmod = promisify(fchmodCb) as (fd: number, mode: number) => Promi
 export const futimes = promisify(futimesCb) as (fd: number, atime: Date, mtime: Date) => Promise<void>;
 
 const CHUNK = 1024 * 1024;
+const BLOCK = 4096;
 const { O_RDONLY, O_NONBLOCK } = constants;
 
 /** Opens the file an O_PATH handle refers to, for reading (never blocks: a fifo was refused before). */
@@ -29,22 +30,31 @@ export function reopen(fd: number, flags = O_RDONLY): Promise<number> {
 
 /**
  * The whole content of an open file, or `tooLarge()` as soon as more than
- * `limit` bytes arrived. The signal is checked between chunks.
+ * `limit` bytes arrived. `sizeHint` (from stat) only sizes the first
+ * buffer. The signal is checked between reads.
  */
-export async function readBounded(fd: number, limit: number, tooLarge: () => Error, signal?: AbortSignal): Promise<Buffer> {
-  const chunks: Uint8Array[] = [];
+export async function readBounded(fd: number, limit: number, tooLarge: () => Error, signal?: AbortSignal, sizeHint = 0): Promise<Buffer> {
+  const chunks: Buffer[] = [];
   let total = 0;
+  // Room for the whole file and one block more (so its end shows without a second buffer);
+  // sizes in whole blocks, as some files take reads of certain sizes only (pagemap: multiples of 8).
+  let buf = Buffer.allocUnsafe(Math.min(CHUNK, Math.ceil((Math.min(sizeHint, limit) + 1) / BLOCK) * BLOCK));
+  let used = 0;
   for (;;) {
     if (signal?.aborted) throw abortError(signal);
-    // One byte past the limit is enough to know it is too large.
-    const buf = Buffer.allocUnsafe(Math.min(CHUNK, limit - total + 1));
-    const n = (await read(fd, buf, 0, buf.length, null)).bytesRead;
+    if (used === buf.length) {
+      chunks.push(buf);
+      buf = Buffer.allocUnsafe(Math.min(CHUNK, buf.length * 2));
+      used = 0;
+    }
+    const n = (await read(fd, buf, used, buf.length - used, null)).bytesRead;
     if (n === 0) break;
+    used += n;
     total += n;
     if (total > limit) throw tooLarge();
-    chunks.push(buf.subarray(0, n));
   }
-  return Buffer.concat(chunks, total);
+  chunks.push(buf.subarray(0, used));
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
 }
 
 /** Writes all of `data` at the file's current offset. */

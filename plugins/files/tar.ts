@@ -19,7 +19,7 @@ import { readdir, rm, rmdir, symlink, link, chmod, utimes, mkdir } from 'node:fs
 import { extract, pack, type Header } from 'tar-stream';
 import { abortError, codeError } from '../errors.js';
 import { fchmod, futimes, readBounded, reopen, withFd, writeAll } from './io.js';
-import { fdPath, open, placeKey, type Entry, type Leaf, type Pos, type Tree } from './walk.js';
+import { fdPath, open, placeKey, type Entry, type Leaf, type Pos, type ResolveOptions, type Tree } from './walk.js';
 
 export interface ExtractSummary {
   files: number;
@@ -89,55 +89,107 @@ async function nonEmptyDir(leaf: Leaf, filled: Filled): Promise<boolean> {
   return filled.has(placeKey(leaf.pos, leaf.name));
 }
 
+/**
+ * The directory an entry goes into, resolved once for a run of entries in
+ * the same directory (an archive lists a directory's entries together): a
+ * tree of 40,000 files resolves each parent once, not once per file. An
+ * entry at a place on the cached path (it may replace a directory there
+ * with a symlink) drops the cache.
+ */
+class Parents {
+  private key: string | undefined;
+  private pos: Pos | undefined;
+
+  constructor(private readonly tree: Tree) {}
+
+  async get(segments: string[], opts: ResolveOptions): Promise<Pos> {
+    const key = segments.join('/');
+    if (this.pos && key === this.key) return this.pos;
+    await this.drop();
+    // A trailing "." makes the last name a directory to enter (following a symlink, creating it when missing).
+    const leaf = await this.tree.resolve([...segments, '.'], opts);
+    this.key = key;
+    this.pos = leaf.pos;
+    return leaf.pos;
+  }
+
+  /** `path` (an entry's) is about to change: a cached directory at or below it may no longer be what it was. */
+  async changing(path: string): Promise<void> {
+    if (this.key !== undefined && (this.key === path || this.key.startsWith(`${path}/`))) await this.drop();
+  }
+
+  async drop(): Promise<void> {
+    if (this.pos && this.pos.dir !== this.tree.base) await this.tree.release(this.pos.dir.fd);
+    this.pos = undefined;
+    this.key = undefined;
+  }
+}
+
+/** An entry's place: its directory (cached) and what is there now. */
+async function placeOf(tree: Tree, parents: Parents, segments: string[], opts: ResolveOptions): Promise<Leaf> {
+  const name = segments[segments.length - 1]!;
+  await parents.changing(segments.join('/'));
+  const pos = await parents.get(segments.slice(0, -1), opts);
+  return { pos, name, entry: await tree.lookup(pos, name, opts.overlay) };
+}
+
+interface Checks {
+  /** What earlier entries will have created, by place (walk.ts placeKey). */
+  overlay: Map<string, Entry>;
+  filled: Filled;
+  parents: Parents;
+}
+
 /** The first pass: throws for the first entry that would be refused, having written nothing. */
 async function validate(tree: Tree, tar: Uint8Array, opts: ExtractOptions): Promise<void> {
+  const checks: Checks = { overlay: new Map(), filled: new Set(), parents: new Parents(tree) };
+  try {
+    for await (const entry of entriesOf(tar)) {
+      entry.resume();
+      if (opts.signal?.aborted) throw abortError(opts.signal);
+      await checkEntry(tree, entry.header, checks, opts);
+    }
+  } finally {
+    await checks.parents.drop();
+  }
+}
+
+/** Checks one entry against the directory as it will be by then, and records what it will create. */
+async function checkEntry(tree: Tree, h: Header, checks: Checks, opts: ExtractOptions): Promise<void> {
   const dir = opts.label;
-  const overlay = new Map<string, Entry>();
-  const filled: Filled = new Set();
-  for await (const entry of entriesOf(tar)) {
-    const h = entry.header;
-    entry.resume();
-    if (opts.signal?.aborted) throw abortError(opts.signal);
-    const segments = entrySegments(h.name, dir);
-    if (!SUPPORTED.has(h.type)) throw unsupported(h);
-    if (segments.length === 0) continue; // the archive's own root ("./"): the directory exists
-    const resolveOpts = { missing: 'virtual' as const, signal: opts.signal, overlay, path: h.name };
-    const leaf = await tree.resolve(segments, { ...resolveOpts, followLast: false, outside: () => escapeError(h.name, dir, 'a directory on its way is a symlink that leads outside') });
+  const { overlay, filled } = checks;
+  const segments = entrySegments(h.name, dir);
+  if (!SUPPORTED.has(h.type)) throw unsupported(h);
+  if (segments.length === 0) return; // the archive's own root ("./"): the directory exists
+  const resolveOpts = { missing: 'virtual' as const, signal: opts.signal, overlay, path: h.name };
+  const leaf = await placeOf(tree, checks.parents, segments, { ...resolveOpts, followLast: true, outside: () => escapeError(h.name, dir, 'a directory on its way is a symlink that leads outside') });
+  try {
     const key = placeKey(leaf.pos, leaf.name);
     const here = leaf.entry.kind;
     if (h.type !== 'directory' && here === 'dir' && (await nonEmptyDir(leaf, filled))) throw nonEmptyError(h.name, leaf.name);
-    let planned: Entry;
-    switch (h.type) {
-      case 'directory':
-        planned = { kind: 'dir' };
-        break;
-      case 'symlink': {
-        const target = h.linkname ?? '';
-        planned = { kind: 'symlink', target };
-        // Where it leads as the kernel will follow it: put it in the overlay and follow it from there.
-        overlay.set(key, planned);
-        const leads = await tree.resolve(segments, { ...resolveOpts, followLast: true, outside: () => escapeError(h.name, dir, `it is a symlink to "${target}"`) });
-        await tree.done(leads);
-        break;
-      }
-      case 'link': {
-        const source = await tree.resolve(entrySegments(h.linkname ?? '', dir, 'its hard link target'), {
-          ...resolveOpts,
-          path: h.linkname ?? '',
-          followLast: true,
-          outside: () => escapeError(h.name, dir, `it is a hard link to "${h.linkname}"`),
-        });
-        if (source.entry.kind !== 'file') throw codeError('EBADTAR', `tar entry "${h.name}": its hard link target "${h.linkname}" is ${source.entry.kind === 'missing' ? 'not in the directory or the archive' : 'not a regular file'}`);
-        planned = { kind: 'file' };
-        break;
-      }
-      default:
-        planned = { kind: 'file' };
+    let planned: Entry = { kind: 'file' };
+    if (h.type === 'directory') planned = { kind: 'dir' };
+    else if (h.type === 'symlink') {
+      const target = h.linkname ?? '';
+      planned = { kind: 'symlink', target };
+      // Where it leads as the kernel will follow it: put it in the overlay and follow it from there.
+      overlay.set(key, planned);
+      await tree.done(await tree.resolve(segments, { ...resolveOpts, followLast: true, outside: () => escapeError(h.name, dir, `it is a symlink to "${target}"`) }));
+    } else if (h.type === 'link') {
+      const source = await tree.resolve(entrySegments(h.linkname ?? '', dir, 'its hard link target'), {
+        ...resolveOpts,
+        path: h.linkname ?? '',
+        followLast: true,
+        outside: () => escapeError(h.name, dir, `it is a hard link to "${h.linkname}"`),
+      });
+      await tree.done(source);
+      if (source.entry.kind !== 'file') throw codeError('EBADTAR', `tar entry "${h.name}": its hard link target "${h.linkname}" is ${source.entry.kind === 'missing' ? 'not in the directory or the archive' : 'not a regular file'}`);
     }
     // A directory entry where a directory is changes nothing.
     if (!(h.type === 'directory' && here === 'dir')) overlay.set(key, planned);
     filled.add(parentKey(leaf.pos));
-    await tree.done(leaf);
+  } finally {
+    await tree.release(leaf.entry.fd);
   }
 }
 
@@ -152,6 +204,7 @@ async function write(tree: Tree, tar: Uint8Array, opts: ExtractOptions): Promise
   let bytes = 0;
   const dirs: { segments: string[]; mode: number; mtime?: Date }[] = [];
   const outside = (name: string) => () => escapeError(name, dir, 'a directory on its way is a symlink that leads outside');
+  const parents = new Parents(tree);
 
   for await (const entry of entriesOf(tar)) {
     const h = entry.header as Header;
@@ -165,7 +218,7 @@ async function write(tree: Tree, tar: Uint8Array, opts: ExtractOptions): Promise
       continue;
     }
     const data = h.type === 'file' || h.type === 'contiguous-file' ? await readAll(entry) : (entry.resume(), undefined);
-    const leaf = await tree.resolve(segments, { followLast: false, missing: 'create', outside: outside(h.name), path: h.name, signal: opts.signal });
+    const leaf = await placeOf(tree, parents, segments, { followLast: true, missing: 'create', outside: outside(h.name), path: h.name, signal: opts.signal });
     const parent = leaf.pos.dir.fd!;
     const place = fdPath(parent, leaf.name);
     const mode = (h.mode ?? 0o644) & 0o7777;
@@ -211,8 +264,9 @@ async function write(tree: Tree, tar: Uint8Array, opts: ExtractOptions): Promise
       default:
         throw unsupported(h);
     }
-    await tree.done(leaf);
+    await tree.release(leaf.entry.fd);
   }
+  await parents.drop();
 
   // Deepest first, so a directory's mtime is set after its children changed it.
   dirs.sort((a, b) => b.segments.length - a.segments.length);
@@ -320,7 +374,7 @@ export async function packTree(tree: Tree, dirFd: number, opts: PackOptions): Pr
           // and bounded while reading, for files whose size is not what they hold.
           const room = maxBytes - size - 512;
           if (st.size > room) throw tooLarge();
-          const buf = await withFd(await reopen(e.fd!), (f) => readBounded(f, room, tooLarge, signal));
+          const buf = await withFd(await reopen(e.fd!), (f) => readBounded(f, room, tooLarge, signal, st.size));
           await add({ ...common, name: entryName, type: 'file', size: buf.length }, new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
         } else if (e.kind === 'symlink') {
           await add({ ...common, name: entryName, type: 'symlink', linkname: e.target });

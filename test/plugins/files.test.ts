@@ -68,14 +68,19 @@ rw('absolute paths inside the root work', async () => {
   });
 });
 
-rw('a missing directory is a clear error unless mkdirs', async () => {
-  await withRoot(async () => {
-    const err = await refused(write('a/b/c.txt', 'x'));
+rw('write creates missing parent directories, unless { mkdirs: false }', async () => {
+  await withRoot(async (root) => {
+    const err = await refused(write('a/b/c.txt', 'x', { mkdirs: false }));
     assert.is(err.code, 'ENOENT');
-    assert.match(err.message, 'pass { mkdirs: true }');
-    await write('a/b/c.txt', 'x', { mkdirs: true });
+    assert.is(err.message, 'cannot write "a/b/c.txt": its directory does not exist (mkdirs is off)');
+    assert.not.ok(existsSync(join(root, 'a')), 'mkdirs: false created a directory');
+    assert.equal(await write('a/b/c.txt', 'x'), { bytes: 1 });
+    assert.is(await readFile(join(root, 'a/b/c.txt'), 'utf8'), 'x');
+    assert.equal(await write('a/b/d.txt', 'y', { mkdirs: false }), { bytes: 1 }, 'mkdirs: false refused an existing directory');
     const missing = await refused(read('nope.txt'));
     assert.is(missing.message, 'path "nope.txt" does not exist');
+    const bad = await refused(write('x', 'y', { mkdirs: 'yes' as unknown as boolean }));
+    assert.match(bad.message, 'opts.mkdirs must be true or false');
   });
 });
 

@@ -97,7 +97,7 @@ test('a directory swapped for a symlink to the outside never lets a read, write 
     };
     const lister = async () => {
       while (Date.now() < end) {
-        const names = await client.call<{ name: string }[]>('files.list', ['d']).then((l) => l.map((e) => e.name), () => []);
+        const names: string[] = await client.call<{ name: string }[]>('files.list', ['d']).then((l) => l.map((e) => e.name), () => []);
         if (names.includes('outside-only')) seen.listedOutside++;
       }
     };

@@ -12,6 +12,29 @@ import { RuntimeClient } from '../../index.js';
 import { callStorage } from '../../runtime/context.js';
 import { repoRoot, serve, type Served } from '../support/serve.js';
 
+/** `p`'s outcome, or 'still pending' after `ms` (a hang is a failed assertion, not a stuck test). */
+export async function within<T>(p: Promise<T>, ms: number): Promise<{ value?: T; error?: Error & { code?: string }; pending?: true }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<{ pending: true }>((resolve) => (timer = setTimeout(() => resolve({ pending: true }), ms)));
+  try {
+    return await Promise.race([p.then((value) => ({ value }), (error: Error) => ({ error })), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs `fn` with an environment variable set, restored afterwards. */
+export async function withEnv<T>(name: string, value: string, fn: () => Promise<T>): Promise<T> {
+  const before = process.env[name];
+  process.env[name] = value;
+  try {
+    return await fn();
+  } finally {
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  }
+}
+
 /** Runs `fn` with a fresh temp dir, removed afterwards whatever happens. */
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'agentix-plugins-'));

@@ -176,7 +176,11 @@ const ATTACH_WAIT_MS = 10_000;
 /** After a session command's timeout killed what it ran, how long the shell gets to come back to its prompt. */
 const SESSION_PROMPT_MS = 500;
 
-/** Runs `command` with `bash -c` and returns its exit status and output. */
+/**
+ * Runs `command` with `bash -c` and returns its exit status and output.
+ * What it leaves running in its process group (background jobs) is killed
+ * when the call ends; bash.spawn is for processes that should stay.
+ */
 export async function run(command: string, opts?: RunOptions): Promise<RunResult> {
   const o = checkOptions(opts);
   checkCommand(command);
@@ -221,7 +225,8 @@ export async function run(command: string, opts?: RunOptions): Promise<RunResult
 /**
  * Runs `command` with `bash -c` and yields its output as it happens, stdout
  * and stderr in the order they arrived, then one `{ exit }` event. Breaking
- * out of the loop (or cancelling the call) kills the process group.
+ * out of the loop (or cancelling the call) kills the process group, and so
+ * does the end of the command (its background jobs go with it).
  */
 export async function* stream(command: string, opts?: StreamOptions): AsyncGenerator<StreamEvent> {
   const o = checkOptions(opts);
@@ -281,7 +286,9 @@ export async function* stream(command: string, opts?: StreamOptions): AsyncGener
  * (multi-line scripts are fine); each yields its stdout, stderr and exit code.
  * When the inbox ends the shell exits and the session ends; `exit` in a
  * command ends the session after that command's result. Commands read stdin
- * from /dev/null. Background jobs are killed with the session.
+ * from /dev/null. Background jobs are killed with the session. With
+ * `opts.timeoutMs`, a command that runs longer gets what it runs killed
+ * (its result says `timedOut`, with the output until then).
  */
 export async function* session(inbox: Channel<string>, opts?: SessionOptions): AsyncGenerator<SessionResult> {
   const o = checkOptions(opts);

@@ -11,7 +11,7 @@
  * Not an entry module: nothing here is callable remotely.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -120,6 +120,8 @@ export async function keeper(opts: { start: boolean }): Promise<KeeperConnection
   if (current && !current.closed) return current;
   if (starting) return starting;
   const p = place();
+  if (!existsSync(p.dir) && !opts.start) return undefined;
+  if (existsSync(p.dir)) checkOwnDir(p.dir);
   const found = await tryConnect(p.socket);
   if (found) return (current = found);
   if (!opts.start) return undefined;
@@ -133,6 +135,7 @@ async function startKeeper(p: Place): Promise<KeeperConnection> {
   } catch (err) {
     throw codeError('EKEEPER', `cannot create the state directory ${p.dir}: ${(err as Error).message} (set AGENTIX_STATE_DIR to a writable directory)`);
   }
+  checkOwnDir(p.dir);
   const logFile = join(p.dir, LOG_NAME);
   const log = openSync(logFile, 'a');
   let exit: string | undefined;
@@ -159,6 +162,19 @@ async function startKeeper(p: Place): Promise<KeeperConnection> {
       throw codeError('EKEEPER', `the keeper of background commands did not start (${exit ?? `no answer within ${KEEPER_START_MS} ms`})${tail ? `:\n${tail}` : ''}`);
     }
     await sleep(20);
+  }
+}
+
+/**
+ * The state directory must be ours alone: somebody else's (made first, in a
+ * temp dir other users share) could hold a socket that pretends to be the
+ * keeper.
+ */
+function checkOwnDir(dir: string): void {
+  const st = lstatSync(dir);
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
+    throw codeError('EKEEPER', `the state directory ${dir} is not a private directory of this user (mode ${(st.mode & 0o7777).toString(8)}, owner ${st.uid}); remove it, or set AGENTIX_STATE_DIR elsewhere`);
   }
 }
 

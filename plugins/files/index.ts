@@ -69,7 +69,7 @@ export async function read(path: string, opts?: ReadOptions): Promise<Uint8Array
   const limit = maxPayload();
   const max = o.maxBytes === undefined || o.maxBytes === null ? limit : checkMaxBytes(o.maxBytes, limit);
   const signal = currentSignal();
-  return inRoot(async (tree, root) => {
+  return inRoot('read', path, async (tree, root) => {
     const leaf = await tree.resolve(rootSegments(path, root), follow(path, root, 'fail', signal));
     const { entry } = leaf;
     if (entry.kind === 'missing') throw codeError('ENOENT', `path "${path}" does not exist`);
@@ -101,7 +101,7 @@ export async function write(path: string, data: Uint8Array | string, opts?: Writ
   else throw codeError('EINVAL', `data must be a Uint8Array or a string, got ${data === null ? 'null' : typeof data}`);
   const signal = currentSignal();
 
-  return inRoot(async (tree, root) => {
+  return inRoot('write', path, async (tree, root) => {
     const leaf = await tree.resolve(rootSegments(path, root), follow(path, root, mkdirs ? 'create' : 'fail', signal)).catch((err: Error & { code?: string }) => {
       if (err.code === 'ENOENT') throw codeError('ENOENT', `cannot write "${path}": its directory does not exist (mkdirs is off)`);
       throw err;
@@ -127,7 +127,7 @@ export async function write(path: string, data: Uint8Array | string, opts?: Writ
 /** The entries of a directory, sorted by name. */
 export async function list(dir: string): Promise<DirEntry[]> {
   const signal = currentSignal();
-  return inRoot(async (tree, root) => {
+  return inRoot('list', dir, async (tree, root) => {
     const fd = dirHandle(await tree.resolve(rootSegments(dir, root), follow(dir, root, 'fail', signal)), dir);
     const names = (await readdir(fdPath(fd))).sort();
     const entries: DirEntry[] = [];
@@ -150,7 +150,7 @@ export async function list(dir: string): Promise<DirEntry[]> {
 export async function upload(dir: string, tar: Uint8Array): Promise<UploadResult> {
   if (!(tar instanceof Uint8Array)) throw codeError('EINVAL', `tar must be a Uint8Array (the bytes of a tar archive), got ${tar === null ? 'null' : typeof tar}`);
   const signal = currentSignal();
-  return inRoot(async (tree, root) => {
+  return inRoot('upload into', dir, async (tree, root) => {
     const leaf = await tree.resolve(rootSegments(dir, root), follow(dir, root, 'create', signal));
     if (leaf.entry.kind === 'missing') await mkdirAt(leaf);
     else if (leaf.entry.kind !== 'dir') throw codeError('ENOTDIR', `path "${dir}" exists and is not a directory`);
@@ -174,7 +174,7 @@ export async function upload(dir: string, tar: Uint8Array): Promise<UploadResult
 /** A tar archive of everything under `dir` (names relative to it), in a deterministic order. */
 export async function download(dir: string): Promise<Uint8Array> {
   const signal = currentSignal();
-  return inRoot(async (tree, root) => {
+  return inRoot('download', dir, async (tree, root) => {
     const leaf = await tree.resolve(rootSegments(dir, root), follow(dir, root, 'fail', signal));
     if (leaf.entry.kind === 'missing') throw codeError('ENOENT', `path "${dir}" does not exist`);
     if (leaf.entry.kind !== 'dir') throw codeError('ENOTDIR', `path "${dir}" is not a directory (use files.read for a file)`);
@@ -198,14 +198,29 @@ function maxPayload(): number {
 }
 
 /** Runs `fn` with the root open, every handle closed afterwards. */
-async function inRoot<T>(fn: (tree: Tree, root: FilesRoot) => Promise<T>): Promise<T> {
+async function inRoot<T>(what: string, path: unknown, fn: (tree: Tree, root: FilesRoot) => Promise<T>): Promise<T> {
   const root = await filesRoot();
   const tree = await openRoot(root);
   try {
     return await fn(tree, root);
+  } catch (err) {
+    throw callerError(err, what, path);
   } finally {
     await tree.close();
   }
+}
+
+/**
+ * A system call's error as the caller should see it: their path, not the
+ * /proc/self/fd path the call went through. Our own errors pass as they are.
+ */
+function callerError(err: unknown, what: string, path: unknown): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (!(e instanceof Error) || typeof e.syscall !== 'string' || typeof e.code !== 'string') return err;
+  // "EACCES: permission denied, open '/proc/self/fd/23/x'" → "EACCES: permission denied"
+  const why = e.message.replace(/, \w+ '[^']*'( -> '[^']*')?$/, '');
+  if (e.code === 'ELOOP') return codeError('ERACE', `cannot ${what} "${String(path)}": it was replaced by a symlink meanwhile; try again`);
+  return codeError(e.code, `cannot ${what} "${String(path)}": ${why}`);
 }
 
 /** How the entry points resolve a caller's path: following symlinks while they stay inside the root. */

@@ -28,11 +28,6 @@ import { filesRoot, openRoot, rootSegments, type FilesRoot } from './root.js';
 import { extractInto, packTree } from './tar.js';
 import { fdPath, open, type Leaf, type Tree } from './walk.js';
 
-export interface ReadOptions {
-  /** Fail (EFBIG) rather than read more than this many bytes. Default and most: the runtime's message limit. */
-  maxBytes?: number;
-}
-
 export interface WriteOptions {
   /** Permission bits, e.g. 0o755 (applied also when the file already existed). Default: 0o644 for a new file. */
   mode?: number;
@@ -63,11 +58,12 @@ export interface UploadResult {
 
 const { O_WRONLY, O_CREAT, O_NOFOLLOW } = constants;
 
-/** The whole content of a file. */
-export async function read(path: string, opts?: ReadOptions): Promise<Uint8Array> {
-  const o = checkOpts(opts);
+/**
+ * The whole content of a file. Bounded by the runtime's message limit
+ * while reading, whatever the file's size claims.
+ */
+export async function read(path: string): Promise<Uint8Array> {
   const limit = maxPayload();
-  const max = o.maxBytes === undefined || o.maxBytes === null ? limit : checkMaxBytes(o.maxBytes, limit);
   const signal = currentSignal();
   return inRoot('read', path, async (tree, root) => {
     const leaf = await tree.resolve(rootSegments(path, root), follow(path, root, 'fail', signal));
@@ -79,12 +75,10 @@ export async function read(path: string, opts?: ReadOptions): Promise<Uint8Array
     // The result could not be sent anyway: fail before holding the whole file (and its
     // encoded copy) in the worker's memory, which for a large file can take the worker down.
     const tooLarge = (size?: number) => () =>
-      max < limit
-        ? codeError('EFBIG', `file "${path}" is ${size === undefined ? 'larger than' : `${size} bytes, more than`} opts.maxBytes (${max} bytes)`)
-        : codeError('PAYLOAD_TOO_LARGE', `file "${path}" is ${size === undefined ? 'larger than' : `${size} bytes, more than`} the runtime's message limit of ${limit} bytes (AGENTIX_MAX_PAYLOAD); read it in parts with bash.run (e.g. split), or raise the limit`);
-    if (entry.stats!.size > max) throw tooLarge(entry.stats!.size)();
+      codeError('PAYLOAD_TOO_LARGE', `file "${path}" is ${size === undefined ? 'larger than' : `${size} bytes, more than`} the runtime's message limit of ${limit} bytes (AGENTIX_MAX_PAYLOAD); read it in parts with bash.run (e.g. split), or raise the limit`);
+    if (entry.stats!.size > limit) throw tooLarge(entry.stats!.size)();
     // The size is a hint only (a /proc file says 0 and never ends): the bound holds while reading.
-    const buf = await withFd(await reopen(entry.fd!), (fd) => readBounded(fd, max, tooLarge(), signal, entry.stats!.size));
+    const buf = await withFd(await reopen(entry.fd!), (fd) => readBounded(fd, limit, tooLarge(), signal, entry.stats!.size));
     return asBytes(buf);
   });
 }
@@ -253,10 +247,6 @@ function checkOpts<T extends object>(opts: T | undefined): Partial<T> {
   return opts;
 }
 
-function checkMaxBytes(value: unknown, limit: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw codeError('EINVAL', `opts.maxBytes must be a whole number of bytes ≥ 0, got ${String(value)}`);
-  return Math.min(value, limit);
-}
 
 /**
  * A plain Uint8Array view of a Buffer's bytes (no copy): what the signature

@@ -13,9 +13,9 @@
  */
 import { existsSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
-import { isAbsolute, relative, resolve, sep } from 'node:path';
+import { relative, resolve, sep } from 'node:path';
 import { codeError, outsideError } from '../errors.js';
-import { Tree } from './walk.js';
+import { Tree, isInside } from './walk.js';
 
 export interface FilesRoot {
   /** As configured (what error messages name). */
@@ -32,12 +32,6 @@ export async function filesRoot(): Promise<FilesRoot> {
   } catch (err) {
     throw codeError('ENOROOT', `the files root "${configured}" is not usable: ${(err as Error).message} (set AGENTIX_FILES_ROOT to an existing directory)`);
   }
-}
-
-export function isInside(path: string, root: string): boolean {
-  if (path === root) return true;
-  const rel = relative(root, path);
-  return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
 }
 
 /**

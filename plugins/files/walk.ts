@@ -103,6 +103,12 @@ export interface Leaf {
 
 const identOf = (st: Stats) => `${st.dev}:${st.ino}`;
 
+/** Whether `path` names `dir` or a place below it (by the strings: `..` in `path` taken lexically). */
+export function isInside(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+}
+
 function kindOf(st: Stats): Kind {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'dir';
@@ -187,10 +193,10 @@ export class Tree {
           const target = entry.target ?? '';
           let rest = target;
           if (isAbsolute(target)) {
-            const under = this.aliases.map((a) => relative(a, target)).find((rel) => rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel)));
-            if (under === undefined) throw opts.outside();
+            const alias = this.aliases.find((a) => isInside(target, a));
+            if (alias === undefined) throw opts.outside();
             pos = await this.moveTo(pos, { dir: this.base, virtual: [] });
-            rest = under;
+            rest = relative(alias, target);
           }
           const parts = rest.split('/');
           for (let i = parts.length - 1; i >= 0; i--) todo.push(parts[i]!);

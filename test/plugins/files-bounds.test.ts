@@ -45,8 +45,6 @@ test('files.read of a file whose stat size is wrong (/proc/self/pagemap) stops a
   const limit = await remoteError(client.call('files.read', ['/proc/self/pagemap'], { timeoutMs: 30_000 }));
   assert.is(limit.data?.code, 'PAYLOAD_TOO_LARGE', limit.message);
   assert.match(limit.message, 'file "/proc/self/pagemap" is larger than the runtime\'s message limit');
-  const own = await remoteError(client.call('files.read', ['proc/self/pagemap', { maxBytes: 4096 }], { timeoutMs: 30_000 }));
-  assert.is(own.data?.code, 'EFBIG', own.message);
   // The worker lived through it: same process, still answering.
   assert.is(await client.call('workerPid', []), ctx.worker);
   // A file whose size is right but small still reads whole.

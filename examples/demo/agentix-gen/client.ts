@@ -29,7 +29,6 @@ export type ExitStatus = { exitCode: null | number; signal?: string; timedOut: b
 export type OutputChunk = { stdout: string } | { stderr: string };
 export type OutputOptions = { since?: number; maxBytes?: number; waitMs?: number };
 export type OutputResult = { chunks: OutputChunk[]; next: number; dropped: number; exited?: ExitStatus };
-export type ReadOptions = { maxBytes?: number };
 export type RunOptions = { cwd?: string; env?: { [key: string]: string }; timeoutMs?: number; maxOutputBytes?: number };
 export type RunResult = { exitCode: null | number; signal?: string; stdout: string; stderr: string; timedOut: boolean; truncated: boolean; durationMs: number };
 export type SessionOptions = { cwd?: string; env?: { [key: string]: string }; timeoutMs?: number };
@@ -137,34 +136,35 @@ export interface Remote {
     /**
      * A tar archive of everything under `dir` (names relative to it), in a deterministic order.
      *
-     * `files.download` (unary) — ../../plugins/files/index.ts:175
+     * `files.download` (unary) — ../../plugins/files/index.ts:169
      */
     download(dir: string, callOptions?: CallOptions): Promise<Uint8Array>;
     /**
      * The entries of a directory, sorted by name.
      *
-     * `files.list` (unary) — ../../plugins/files/index.ts:128
+     * `files.list` (unary) — ../../plugins/files/index.ts:122
      */
     list(dir: string, callOptions?: CallOptions): Promise<DirEntry[]>;
     /**
-     * The whole content of a file.
+     * The whole content of a file. Bounded by the runtime's message limit
+     * while reading, whatever the file's size claims.
      *
-     * `files.read` (unary) — ../../plugins/files/index.ts:67
+     * `files.read` (unary) — ../../plugins/files/index.ts:65
      */
-    read(path: string, opts?: ReadOptions, callOptions?: CallOptions): Promise<Uint8Array>;
+    read(path: string, callOptions?: CallOptions): Promise<Uint8Array>;
     /**
      * Extracts a tar archive into `dir` (created if missing). Entries that would
      * land or link outside `dir` (`..`, absolute names, symlinks or hard links
      * pointing out) are refused with code EOUTSIDE; a refused archive writes
      * nothing. Cancelling the call (or its deadline) stops the extraction.
      *
-     * `files.upload` (unary) — ../../plugins/files/index.ts:150
+     * `files.upload` (unary) — ../../plugins/files/index.ts:144
      */
     upload(dir: string, tar: Uint8Array, callOptions?: CallOptions): Promise<UploadResult>;
     /**
      * Writes (creates or replaces) a file; a string is written as UTF-8. Missing parent directories are created.
      *
-     * `files.write` (unary) — ../../plugins/files/index.ts:93
+     * `files.write` (unary) — ../../plugins/files/index.ts:87
      */
     write(path: string, data: string | Uint8Array, opts?: WriteOptions, callOptions?: CallOptions): Promise<WriteResult>;
   };
@@ -192,7 +192,7 @@ export function createRemote(client: RemoteClient, defaults: CallOptions = {}): 
     files: {
       download: (...args: unknown[]) => client.call("files.download", args.slice(0, 1), withDefaults(args[1])),
       list: (...args: unknown[]) => client.call("files.list", args.slice(0, 1), withDefaults(args[1])),
-      read: (...args: unknown[]) => client.call("files.read", args.slice(0, 2), withDefaults(args[2])),
+      read: (...args: unknown[]) => client.call("files.read", args.slice(0, 1), withDefaults(args[1])),
       upload: (...args: unknown[]) => client.call("files.upload", args.slice(0, 2), withDefaults(args[2])),
       write: (...args: unknown[]) => client.call("files.write", args.slice(0, 3), withDefaults(args[3])),
     },

@@ -144,14 +144,6 @@ export const $defs = {
       "dropped"
     ]
   },
-  "ReadOptions": {
-    "type": "object",
-    "properties": {
-      "maxBytes": {
-        "type": "number"
-      }
-    }
-  },
   "RunOptions": {
     "type": "object",
     "properties": {
@@ -718,20 +710,10 @@ export const targets = {
       "prefixItems": [
         {
           "type": "string"
-        },
-        {
-          "anyOf": [
-            {
-              "$ref": "#/$defs/ReadOptions"
-            },
-            {
-              "type": "undefined"
-            }
-          ]
         }
       ],
       "minItems": 1,
-      "maxItems": 2
+      "maxItems": 1
     },
     "returns": {
       "instanceof": "Uint8Array"

@@ -7,7 +7,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RemoteError, RuntimeClient } from '../../index.js';
@@ -83,25 +83,28 @@ test('bash.spawn returns at once; bash.attach follows the output in order to the
 
 test('a spawned command outlives its call and the client connection that started it', async (ctx) => {
   const other = await RuntimeClient.connect(ctx.s!.server.url, { token: ctx.s!.server.token });
-  const sp = await other.call<Spawned>('bash.spawn', ['sleep 0.5; echo still here']);
+  // It waits for a file the test makes only after the connection is gone (bounded by its timeoutMs).
+  const sp = await other.call<Spawned>('bash.spawn', ['while [ ! -e go-1 ]; do sleep 0.05; done; echo still here', { timeoutMs: 30_000 }]);
   await other.close();
+  assert.ok(isRunning(sp.pid), 'the command ended with the connection');
+  writeFileSync(join(ctx.s!.project, 'go-1'), '');
   const { chunks, exited } = await readToEnd(c(ctx), sp.id);
   assert.is(text(chunks, 'stdout'), 'still here\n');
-  assert.is(exited.exitCode, 0);
+  assert.equal([exited.exitCode, exited.timedOut], [0, false]);
 });
 
 test('a spawned command outlives a worker restart; its output and exit status are still there', async (ctx) => {
-  // Longer than a new worker takes to start under tsx.
-  const sp = await c(ctx).call<Spawned>('bash.spawn', ['echo before; sleep 4; echo after']);
+  const sp = await c(ctx).call<Spawned>('bash.spawn', ['echo before; while [ ! -e go-2 ]; do sleep 0.05; done; echo after', { timeoutMs: 60_000 }]);
   const before = await c(ctx).call<number>('workerPid', []);
   const crash = await remoteError(c(ctx).call('crash', []));
   assert.is(crash.code, 'WORKER_EXITED');
   const after = await c(ctx).call<number>('workerPid', []);
   assert.is.not(after, before, 'the worker was not restarted');
   assert.ok(isRunning(sp.pid), 'the command died with the worker');
+  writeFileSync(join(ctx.s!.project, 'go-2'), '');
   const { chunks, exited } = await readToEnd(c(ctx), sp.id);
   assert.is(text(chunks, 'stdout'), 'before\nafter\n');
-  assert.is(exited.exitCode, 0);
+  assert.equal([exited.exitCode, exited.timedOut], [0, false]);
 });
 
 test('the output buffer keeps the newest bufferBytes and counts the bytes it dropped', async (ctx) => {

@@ -11,8 +11,9 @@
  *   }).run();
  *
  * What the sandbox must offer: the bundle's bash, and `sleep` (fractions
- * too), `rm` and `ln` on the PATH (the bundle's tools count), and /proc (to
- * see that killed processes are gone). The files root must be the runtime's working directory (the
+ * too), `rm` and `ln` on the PATH (the bundle's tools count), /proc (to
+ * see that killed processes are gone), and a writable temp dir (bash.spawn's
+ * keeper puts its socket there). The files root must be the runtime's working directory (the
  * default: AGENTIX_FILES_ROOT unset). Everything else uses bash builtins.
  * All the tests do their work in one scratch directory under the files root,
  * removed at the end.

@@ -10,7 +10,7 @@ import { delimiter, join, resolve } from 'node:path';
 import { MAX_TIMER_MS } from '../../runtime/protocol.js';
 import { abortError, codeError } from '../errors.js';
 import { groupMembers } from './proc.js';
-import { unwatch, watch } from './watchdog.js';
+import { startWatchdog, unwatch, watch } from './watchdog.js';
 
 /** Where a bundle puts node and the system tools it carries (bundle/layout.ts RUNTIME_BIN). */
 export const BUNDLE_BIN = '/nix/runtime/bin';
@@ -94,28 +94,38 @@ function killLiveGroups(): void {
   for (const pgid of liveGroups) signalGroup(pgid, 'SIGKILL');
 }
 
-function trackGroup(bash: string, pgid: number): void {
-  liveGroups.add(pgid);
+/**
+ * Before a group is started: the hooks that kill the groups when this
+ * process ends, and the watchdog for when it is SIGKILLed. Both must be in
+ * place before the first command runs — a signal that arrives while they
+ * are being set up would otherwise end this process with the command left
+ * running (it did, for the first command of a worker).
+ */
+function prepareTracking(bash: string): void {
   // For the death no hook sees (SIGKILL): see watchdog.ts.
-  watch(bash, pgid, liveGroups);
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on('exit', killLiveGroups);
-    // A signal's default action ends the process without 'exit', and the server stops its
-    // worker with SIGTERM: the groups (detached, so no terminal or parent signal reaches
-    // them) used to outlive it. Kill them, then end as the signal would have, unless
-    // somebody else handles it (then that handler decides).
-    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-      const onSignal = () => {
-        killLiveGroups();
-        if (process.listenerCount(sig) === 1) {
-          process.off(sig, onSignal);
-          process.kill(process.pid, sig);
-        }
-      };
-      process.on(sig, onSignal);
-    }
+  startWatchdog(bash, liveGroups);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', killLiveGroups);
+  // A signal's default action ends the process without 'exit', and the server stops its
+  // worker with SIGTERM: the groups (detached, so no terminal or parent signal reaches
+  // them) used to outlive it. Kill them, then end as the signal would have, unless
+  // somebody else handles it (then that handler decides).
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      killLiveGroups();
+      if (process.listenerCount(sig) === 1) {
+        process.off(sig, onSignal);
+        process.kill(process.pid, sig);
+      }
+    };
+    process.on(sig, onSignal);
   }
+}
+
+function trackGroup(pgid: number): void {
+  liveGroups.add(pgid);
+  watch(pgid);
 }
 
 function untrackGroup(pgid: number): void {
@@ -155,10 +165,11 @@ export function spawnGroup(args: string[], opts: SpawnGroupOptions): Promise<Chi
 /** spawnGroup with the launch already worked out. */
 export function startGroup(spec: LaunchSpec, args: string[], stdio: StdioOptions = ['ignore', 'pipe', 'pipe']): Promise<ChildProcess> {
   const { bash, cwd, env } = spec;
+  prepareTracking(bash);
   return new Promise((resolvePromise, reject) => {
     const child = spawn(bash, args, { cwd, env, detached: true, stdio, windowsHide: true });
     // Tracked from the moment the pid exists, until the caller kills the group.
-    if (child.pid !== undefined) trackGroup(bash, child.pid);
+    if (child.pid !== undefined) trackGroup(child.pid);
     const onError = (err: NodeJS.ErrnoException) => {
       if (child.pid !== undefined) untrackGroup(child.pid);
       const why = err.code === 'ENOENT' && !existsSync(cwd) ? `working directory "${cwd}" does not exist` : err.message;

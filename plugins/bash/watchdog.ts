@@ -15,6 +15,7 @@
  * Not an entry module: nothing here is callable remotely.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 
 const SCRIPT = [
@@ -34,9 +35,12 @@ function running(w: typeof watchdog): w is NonNullable<typeof watchdog> {
   return w !== undefined && w.child.exitCode === null && w.child.signalCode === null && !w.stdin.destroyed;
 }
 
-/** The watchdog of this process, started on first use (again if somebody killed it). */
-function ensure(bash: string, live: Iterable<number>): Writable | undefined {
-  if (running(watchdog)) return watchdog.stdin;
+/**
+ * Starts this process's watchdog unless it runs (again, if somebody killed
+ * it: then it learns the groups in `live`). Called before each group starts.
+ */
+export function startWatchdog(bash: string, live: Iterable<number>): void {
+  if (running(watchdog)) return;
   let child: ChildProcess;
   try {
     child = spawn(bash, ['--noprofile', '--norc', '-c', SCRIPT], {
@@ -46,27 +50,43 @@ function ensure(bash: string, live: Iterable<number>): Writable | undefined {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
     });
   } catch {
-    return undefined;
+    return;
   }
   const stdin = child.stdin!;
-  stdin.on('error', () => undefined); // EPIPE if it died: noticed at the next ensure()
+  stdin.on('error', () => undefined); // EPIPE if it died: noticed at the next start
   child.on('error', () => undefined);
   // Neither may keep the owner's event loop alive.
   child.unref();
   (stdin as unknown as { unref?: () => void }).unref?.();
   watchdog = { child, stdin };
-  // A watchdog started again (the old one was killed) learns the groups that already run.
-  for (const pgid of live) stdin.write(`+${pgid}\n`);
-  return stdin;
+  for (const pgid of live) tell(`+${pgid}`);
 }
 
-/** Puts a group on the watchdog's list. `live` are all groups now tracked (for a fresh watchdog). */
-export function watch(bash: string, pgid: number, live: Iterable<number>): void {
-  const stdin = ensure(bash, live);
-  stdin?.write(`+${pgid}\n`);
+/**
+ * A line to the watchdog, into the pipe at once (not queued behind the
+ * event loop): the owner may be killed right after.
+ */
+function tell(line: string): void {
+  if (!running(watchdog)) return;
+  const fd = (watchdog.stdin as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  // Lines still queued in the stream go first: the order of "+" and "-" matters.
+  if (typeof fd === 'number' && fd >= 0 && watchdog.stdin.writableLength === 0) {
+    try {
+      writeSync(fd, `${line}\n`);
+      return;
+    } catch {
+      // EAGAIN (a full pipe: the watchdog is behind) or gone: fall back to the stream
+    }
+  }
+  watchdog.stdin.write(`${line}\n`);
+}
+
+/** Puts a group on the watchdog's list. */
+export function watch(pgid: number): void {
+  tell(`+${pgid}`);
 }
 
 /** Takes a group off the list (it was killed, or it is over). */
 export function unwatch(pgid: number): void {
-  if (running(watchdog)) watchdog.stdin.write(`-${pgid}\n`);
+  tell(`-${pgid}`);
 }

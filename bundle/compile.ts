@@ -10,11 +10,14 @@
  * from the project's node_modules, next to which the run dir lives);
  * `agentix build` decides for itself via `external`.
  */
-import { build } from 'esbuild';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { build, type Plugin } from 'esbuild';
+import { mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { siblingEntry } from '../runtime/entry-path.js';
 import type { Manifest } from '../runtime/manifest.js';
+import { agentixRoot } from './package-root.js';
 
 export interface CompileOptions {
   projectDir: string;
@@ -58,6 +61,7 @@ export async function compileRunDir(opts: CompileOptions): Promise<void> {
       packages: external === 'packages' ? 'external' : undefined,
       external: Array.isArray(external) ? external : undefined,
       alias: { agentix: sandboxApiEntry() },
+      plugins: [agentixOwnDependencies(external === 'packages' ? 'external' : 'bundle')],
       minify: opts.minify ?? false,
       sourcemap: 'inline',
       logLevel: 'silent',
@@ -67,4 +71,84 @@ export async function compileRunDir(opts: CompileOptions): Promise<void> {
   }
   writeFileSync(join(runDir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
   writeFileSync(join(runDir, 'package.json'), '{"type":"module"}\n');
+}
+
+/** A bare package import (`tar-stream`, `@scope/x/sub`), not a path, a Node built-in or `agentix` itself. */
+function isPackageImport(path: string): boolean {
+  return !/^(\.|\/|#|[a-z][a-z0-9+.-]*:)/i.test(path) && !isBuiltin(path) && path !== 'agentix' && !path.startsWith('agentix/');
+}
+
+function inside(file: string, dir: string): boolean {
+  const rel = relative(dir, file);
+  return rel === '' || (!rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel));
+}
+
+/**
+ * The built-in plugins' own dependencies (the files plugin's tar-stream)
+ * come from Agentix's install, not from the project's node_modules: with
+ * Agentix linked (`npm link`, a workspace, pnpm) the project has no copy,
+ * and one it has may be another version. A bare import in a file of the
+ * agentix package (its plugins and runtime, in the source tree or built) is
+ * resolved from that file, as Node would: `'external'`
+ * (serve) keeps it an import, of that absolute file; `'bundle'` (build)
+ * bundles that file, whatever the project ships.
+ */
+function agentixOwnDependencies(mode: 'external' | 'bundle'): Plugin {
+  let own: string[];
+  try {
+    const root = realpathSync(agentixRoot());
+    // Not the whole package: a project inside its tree (the examples) keeps its own rules.
+    own = ['plugins', 'runtime', 'dist'].map((d) => join(root, d));
+  } catch {
+    return { name: 'agentix-own-dependencies', setup: () => undefined };
+  }
+  return {
+    name: 'agentix-own-dependencies',
+    setup(b) {
+      b.onResolve({ filter: /^[^./]/ }, async (args) => {
+        if (!args.importer || !isPackageImport(args.path)) return undefined;
+        let importer: string;
+        try {
+          importer = realpathSync(args.importer);
+        } catch {
+          return undefined;
+        }
+        if (!own.some((dir) => inside(importer, dir))) return undefined;
+        const found = await resolveIgnoringExternals(args.path, args.resolveDir, args.kind);
+        if (!found) return undefined; // esbuild's own resolution reports what is missing
+        return mode === 'external' ? { path: pathToFileURL(found).href, external: true } : { path: found };
+      });
+    },
+  };
+}
+
+/**
+ * Where esbuild would find `path` from `resolveDir` if nothing were
+ * external (the main build's `packages` / `external` settings make its own
+ * resolve() answer "external" instead of a file).
+ */
+async function resolveIgnoringExternals(path: string, resolveDir: string, kind: import('esbuild').ImportKind): Promise<string | undefined> {
+  let found: string | undefined;
+  await build({
+    stdin: { contents: kind === 'require-call' ? `require(${JSON.stringify(path)})` : `import ${JSON.stringify(path)}`, resolveDir, loader: 'js' },
+    bundle: true,
+    write: false,
+    platform: 'node',
+    format: kind === 'require-call' ? 'cjs' : 'esm',
+    logLevel: 'silent',
+    plugins: [
+      {
+        name: 'capture',
+        setup(b) {
+          b.onResolve({ filter: /.*/ }, async (args) => {
+            if (args.pluginData === 'capture') return undefined;
+            const r = await b.resolve(args.path, { kind: args.kind, resolveDir: args.resolveDir, pluginData: 'capture' });
+            if (r.errors.length === 0 && !r.external) found = r.path;
+            return { path: args.path, external: true };
+          });
+        },
+      },
+    ],
+  }).catch(() => undefined);
+  return found;
 }

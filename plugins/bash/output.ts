@@ -1,11 +1,19 @@
 /**
- * Output plumbing for the bash plugin: a byte-capped collector (bash.run) and
- * an ordered, back-pressured event queue (bash.stream).
+ * Output plumbing for the bash plugin: a byte-capped collector (bash.run),
+ * an ordered, back-pressured event queue (bash.stream), UTF-8 decoding of a
+ * pipe, and the wait for a command's pipes to close.
  *
  * Not an entry module: nothing here is callable remotely.
  */
+import type { ChildProcess } from 'node:child_process';
 import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
+
+/**
+ * After bash exits, how long its pipes may stay open (a process that left
+ * the group, or a paused pipe) before we stop reading.
+ */
+export const LINGER_MS = 250;
 
 /** Keeps the first `max` bytes of a stream and counts whether anything was dropped. */
 export class CappedBuffer {
@@ -123,4 +131,33 @@ export function decodeInto(pipe: Readable, onText: (text: string) => void): void
   pipe.on('close', () => onText(decoder.end()));
   // A pipe error (EPIPE after a kill) ends the stream like EOF does.
   pipe.on('error', () => undefined);
+}
+
+/**
+ * Resolves when both pipes closed, or LINGER_MS after the leader exited if
+ * something (a process that escaped the group) still holds them: then we
+ * stop reading. `extend()` true postpones giving up (paused pipes still
+ * hold unread output).
+ */
+export function pipesClosed(child: ChildProcess, pipes: Readable[], extend: () => boolean = () => false): Promise<void> {
+  const open = pipes.filter((p) => !p.destroyed && !p.readableEnded);
+  if (open.length === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout;
+    const done = () => {
+      clearTimeout(timer);
+      child.off('close', done);
+      resolve();
+    };
+    const check = () => {
+      if (extend()) {
+        timer = setTimeout(check, LINGER_MS);
+        return;
+      }
+      for (const p of pipes) p.destroy();
+      done();
+    };
+    child.once('close', done);
+    timer = setTimeout(check, LINGER_MS);
+  });
 }

@@ -5,8 +5,12 @@
  * Not an entry module: nothing here is callable remotely.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+import { MAX_TIMER_MS } from '../../runtime/wire/deadline.js';
+import { abortError, codeError } from '../errors.js';
+import { groupMembers } from './proc.js';
+import { startWatchdog, unwatch, watch } from './watchdog.js';
 
 /** Where a bundle puts node and the system tools it carries (bundle/layout.ts RUNTIME_BIN). */
 export const BUNDLE_BIN = '/nix/runtime/bin';
@@ -82,7 +86,7 @@ function checkEnv(env: Record<string, string> | undefined): Record<string, strin
   return env;
 }
 
-/** Live process groups, killed when the worker exits so no command outlives it by accident. */
+/** Live process groups, killed when this process exits so no command outlives it by accident. */
 const liveGroups = new Set<number>();
 let exitHookInstalled = false;
 
@@ -90,26 +94,42 @@ function killLiveGroups(): void {
   for (const pgid of liveGroups) signalGroup(pgid, 'SIGKILL');
 }
 
-function trackGroup(pid: number): void {
-  liveGroups.add(pid);
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on('exit', killLiveGroups);
-    // A signal's default action ends the process without 'exit', and the server stops its
-    // worker with SIGTERM: the groups (detached, so no terminal or parent signal reaches
-    // them) used to outlive it. Kill them, then end as the signal would have, unless
-    // somebody else handles it (then that handler decides).
-    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-      const onSignal = () => {
-        killLiveGroups();
-        if (process.listenerCount(sig) === 1) {
-          process.off(sig, onSignal);
-          process.kill(process.pid, sig);
-        }
-      };
-      process.on(sig, onSignal);
-    }
+/**
+ * Before a group is started: the hooks that kill the groups when this
+ * process ends, and the watchdog for when it is SIGKILLed. Both must be in
+ * place before the first command runs — a signal that arrives while they
+ * are being set up would otherwise end this process with the command left
+ * running (it did, for the first command of a worker).
+ */
+function prepareTracking(bash: string): void {
+  // For the death no hook sees (SIGKILL): see watchdog.ts.
+  startWatchdog(bash, liveGroups);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', killLiveGroups);
+  // A signal's default action ends the process without 'exit', and the server stops its
+  // worker with SIGTERM: the groups (detached, so no terminal or parent signal reaches
+  // them) used to outlive it. Kill them, then end as the signal would have, unless
+  // somebody else handles it (then that handler decides).
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      killLiveGroups();
+      if (process.listenerCount(sig) === 1) {
+        process.off(sig, onSignal);
+        process.kill(process.pid, sig);
+      }
+    };
+    process.on(sig, onSignal);
   }
+}
+
+function trackGroup(pgid: number): void {
+  liveGroups.add(pgid);
+  watch(pgid);
+}
+
+function untrackGroup(pgid: number): void {
+  if (liveGroups.delete(pgid)) unwatch(pgid);
 }
 
 export interface SpawnGroupOptions {
@@ -119,25 +139,39 @@ export interface SpawnGroupOptions {
   stdio?: StdioOptions;
 }
 
+/** What starting a command needs, worked out from the caller's options (bash.spawn sends it to the keeper). */
+export interface LaunchSpec {
+  bash: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Checks the caller's cwd and env and finds bash: everything but the process itself. */
+export function launchSpec(opts: { cwd?: unknown; env?: Record<string, string> }): LaunchSpec {
+  const bash = resolveBash();
+  if (opts.cwd !== undefined && typeof opts.cwd !== 'string') throw codeError('EINVAL', 'opts.cwd must be a string');
+  return { bash, cwd: resolve(opts.cwd ?? '.'), env: childEnv(opts.env) };
+}
+
 /**
  * Starts bash with `args` as the leader of a new process group, so the
  * whole tree it starts (pipelines, background jobs) can be signalled at once.
  * Resolves once the process has started; rejects with a clear error if it cannot.
  */
 export function spawnGroup(args: string[], opts: SpawnGroupOptions): Promise<ChildProcess> {
-  const bash = resolveBash();
-  if (opts.cwd !== undefined && typeof opts.cwd !== 'string') throw codeError('EINVAL', 'opts.cwd must be a string');
-  const cwd = opts.cwd ?? process.cwd();
-  const env = childEnv(opts.env);
-  return new Promise((resolve, reject) => {
-    const child = spawn(bash, args, {
-      cwd,
-      env,
-      detached: true,
-      stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'],
-      windowsHide: true,
-    });
+  return startGroup(launchSpec(opts), args, opts.stdio);
+}
+
+/** spawnGroup with the launch already worked out. */
+export function startGroup(spec: LaunchSpec, args: string[], stdio: StdioOptions = ['ignore', 'pipe', 'pipe']): Promise<ChildProcess> {
+  const { bash, cwd, env } = spec;
+  prepareTracking(bash);
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(bash, args, { cwd, env, detached: true, stdio, windowsHide: true });
+    // Tracked from the moment the pid exists, until the caller kills the group.
+    if (child.pid !== undefined) trackGroup(child.pid);
     const onError = (err: NodeJS.ErrnoException) => {
+      if (child.pid !== undefined) untrackGroup(child.pid);
       const why = err.code === 'ENOENT' && !existsSync(cwd) ? `working directory "${cwd}" does not exist` : err.message;
       reject(Object.assign(new Error(`cannot start ${bash}: ${why}`), { code: err.code ?? 'ESPAWN' }));
     };
@@ -146,15 +180,13 @@ export function spawnGroup(args: string[], opts: SpawnGroupOptions): Promise<Chi
       child.off('error', onError);
       // A later 'error' (a failed kill) must not crash the worker.
       child.on('error', () => undefined);
-      const pid = child.pid!;
-      // Tracked until the caller kills or forgets the group (it may outlive its leader: background jobs).
-      trackGroup(pid);
-      resolve(child);
+      resolvePromise(child);
     });
   });
 }
 
-function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+/** Sends `signal` to every process of the group; false when nobody is left in it. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   try {
     process.kill(-pgid, signal);
     return true;
@@ -163,33 +195,11 @@ function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
-/**
- * Whether any process of the group still runs. kill(-pgid, 0) alone is not
- * enough: it also counts zombies, and a dead child re-parented to an init that
- * never reaps (a container whose PID 1 is node, some VM inits) stays a zombie
- * forever. So on Linux we look at /proc for members that are not zombies.
- */
-function groupAlive(pgid: number): boolean {
+/** Whether any process of the group still runs (zombies do not count; see proc.ts). */
+export function groupAlive(pgid: number): boolean {
   if (!signalGroup(pgid, 0)) return false;
-  let pids: string[];
-  try {
-    pids = readdirSync('/proc');
-  } catch {
-    return true; // no /proc: trust kill(0)
-  }
-  for (const pid of pids) {
-    if (pid.charCodeAt(0) < 48 || pid.charCodeAt(0) > 57) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    } catch {
-      continue; // gone meanwhile
-    }
-    // "pid (comm) state ppid pgrp ..."; comm may contain spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
-  }
-  return false;
+  const members = groupMembers(pgid);
+  return members === undefined || members.length > 0; // no /proc: trust kill(0)
 }
 
 /**
@@ -198,22 +208,101 @@ function groupAlive(pgid: number): boolean {
  * the grace plus one poll). Zombies of re-parented children in a container
  * without an init still count as members; SIGKILL at the end covers them too.
  */
-export async function killGroup(child: ChildProcess, graceMs = KILL_GRACE_MS): Promise<void> {
-  const pgid = child.pid;
+export async function killGroup(child: ChildProcess | number, graceMs = KILL_GRACE_MS): Promise<void> {
+  const pgid = typeof child === 'number' ? child : child.pid;
   if (pgid === undefined) return;
-  if (!signalGroup(pgid, 'SIGTERM')) {
-    liveGroups.delete(pgid);
-    return;
+  try {
+    if (!signalGroup(pgid, 'SIGTERM')) return;
+    const deadline = Date.now() + graceMs;
+    while (Date.now() < deadline && groupAlive(pgid)) await sleep(20);
+    signalGroup(pgid, 'SIGKILL');
+  } finally {
+    untrackGroup(pgid);
   }
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline && groupAlive(pgid)) await sleep(20);
-  signalGroup(pgid, 'SIGKILL');
-  liveGroups.delete(pgid);
 }
 
-/** Stops tracking a group whose leader exited normally; its background jobs are left alone. */
-export function forgetGroup(child: ChildProcess): void {
-  if (child.pid !== undefined) liveGroups.delete(child.pid);
+/**
+ * Kills a command's group on its timeout or its call's abort, once, and
+ * remembers why; `finish()` kills what is left when the command is over.
+ * `onAbort` lets a caller wake its own waits at once.
+ */
+export class GroupStopper {
+  timedOut = false;
+  private killing: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly onAbort: () => void;
+
+  constructor(private readonly pgid: number, timeoutMs: number | undefined, private readonly signal?: AbortSignal, onAbort?: () => void) {
+    // Above the largest delay a timer can hold, setTimeout fires after 1 ms instead
+    // (a "no limit" 2**31 would kill at once): such a limit (≥ 24.8 days) is no limit.
+    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) {
+      this.timer = setTimeout(() => {
+        this.timedOut = true;
+        void this.kill();
+      }, timeoutMs);
+    }
+    this.onAbort = () => {
+      void this.kill();
+      onAbort?.();
+    };
+    // The call may have been cancelled while bash was starting (spawnGroup is async): an
+    // 'abort' listener added now would never fire, and the command would run unkilled.
+    if (signal?.aborted) this.onAbort();
+    else signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** Kills the group (once); resolves when it is gone. */
+  kill(): Promise<void> {
+    this.killing ??= killGroup(this.pgid);
+    return this.killing;
+  }
+
+  /**
+   * The leader exited: no timeout applies any more, and whatever it left
+   * running in its group (background jobs) is killed, so nothing outlives
+   * the command's call. Resolves when the group is gone.
+   */
+  finish(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    return this.kill();
+  }
+
+  dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.signal?.removeEventListener('abort', this.onAbort);
+  }
+}
+
+/**
+ * Kills every process of the group but `keep` (a session's shell): SIGTERM,
+ * then SIGKILL to what is left after `graceMs`. Returns false when the
+ * members cannot be told apart (no /proc): then nothing was signalled.
+ */
+export async function killGroupExcept(pgid: number, keep: number, graceMs = KILL_GRACE_MS): Promise<boolean> {
+  const first = groupMembers(pgid)?.filter((pid) => pid !== keep);
+  if (first === undefined) return false;
+  for (const pid of first) signalPid(pid, 'SIGTERM');
+  // Only those: what the shell starts after them (its next command) is not ours to kill.
+  const left = () => {
+    const now = new Set(groupMembers(pgid) ?? []);
+    return first.filter((pid) => now.has(pid));
+  };
+  const deadline = Date.now() + graceMs;
+  let survivors = first;
+  while (survivors.length > 0 && Date.now() < deadline) {
+    await sleep(20);
+    survivors = left();
+  }
+  for (const pid of survivors) signalPid(pid, 'SIGKILL');
+  return true;
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // gone meanwhile
+  }
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -226,17 +315,7 @@ export function exited(child: ChildProcess): Promise<{ code: number | null; sign
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
-/** An Error with a machine-readable `code` (it travels to the caller as a field of the remote error). */
-export function codeError(code: string, message: string): Error & { code: string } {
-  return Object.assign(new Error(message), { code });
-}
-
-/** The error a call ends with when its AbortSignal fired. */
-export function abortError(signal: AbortSignal): Error {
-  const reason = signal.reason;
-  if (reason instanceof Error) return reason;
-  return Object.assign(new Error('the call was cancelled'), { name: 'AbortError', code: 'ABORT_ERR' });
-}
+export { abortError, codeError };
 
 export function checkTimeout(value: unknown, name = 'opts.timeoutMs'): number | undefined {
   if (value === undefined || value === null) return undefined;

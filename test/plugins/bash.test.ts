@@ -4,11 +4,29 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { join } from 'node:path';
-import { run, session, stream, type SessionResult, type StreamEvent } from '../../plugins/bash/index.js';
+import { run, session, stream, type SessionOptions, type SessionResult, type StreamEvent } from '../../plugins/bash/index.js';
 import { InboxQueue } from '../../runtime/worker/inbox.js';
-import { gone, inCall, readPid, withTempDir } from './helpers.js';
+import { gone, inCall, readPid, within, withTempDir } from './helpers.js';
+
+/** Kills a pid left behind by a failed test (bounded, ignores "already gone"). */
+function killQuietly(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
+}
+
+/** Open file descriptors of this process (pipes of a child we stopped reading included). */
+function openFds(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
 
 const runs = suite('bash.run');
 
@@ -78,15 +96,14 @@ runs('default cap is 1 MiB per stream, and the command still runs to its end', a
   assert.is(r.exitCode, 0);
 });
 
-runs('a background job holding stdout does not hold the call', async () => {
+runs('background jobs end with the call, also one holding stdout (bash.spawn is the way to keep one)', async () => {
   await withTempDir(async (dir) => {
     const pidFile = join(dir, 'bg.pid');
     const r = await run(`sleep 30 & echo $! > ${pidFile}; echo started`, { timeoutMs: 10_000 });
     assert.is(r.exitCode, 0);
     assert.is(r.stdout, 'started\n');
     assert.is(r.timedOut, false);
-    // Left running on purpose (a daemon the command started); the test cleans it up.
-    process.kill(await readPid(pidFile), 'SIGKILL');
+    assert.ok(await gone(await readPid(pidFile)), 'the background sleep outlived bash.run');
   });
 });
 
@@ -115,6 +132,33 @@ runs('bad input gets a clear error', async () => {
   assert.match((e3 as Error).message, 'opts.timeoutMs must be a positive number');
   const e4 = await run('true', { env: { A: 1 as unknown as string } }).catch((e: Error) => e);
   assert.match((e4 as Error).message, 'opts.env.A must be a string');
+});
+
+runs('bash.run: a cancel that arrives while bash is starting still kills the group', async () => {
+  await withTempDir(async (dir) => {
+    const pidFile = join(dir, 'bg.pid');
+    const ac = new AbortController();
+    const pending = inCall('bash.run', ac.signal, () => run(`sleep 30 & echo $! > ${pidFile}; wait`));
+    // Synchronously after the call began: spawnGroup has not resolved yet.
+    ac.abort(new Error('cancelled during spawn'));
+    const outcome = await within(pending, 5000);
+    let pid: number | undefined;
+    try {
+      pid = await readPid(pidFile, 1000).catch(() => undefined);
+      assert.not.ok(outcome.pending, 'bash.run still runs 5 s after its call was cancelled');
+      assert.is(outcome.error?.message, 'cancelled during spawn');
+      if (pid !== undefined) assert.ok(await gone(pid), 'the background sleep survived the cancel');
+    } finally {
+      killQuietly(pid);
+    }
+  });
+});
+
+runs('bash.run: a timeoutMs above the largest timer delay is no timeout at all (not 1 ms)', async () => {
+  const r = await run('sleep 0.2; echo finished', { timeoutMs: 2 ** 31 });
+  assert.is(r.timedOut, false);
+  assert.is(r.exitCode, 0);
+  assert.is(r.stdout, 'finished\n');
 });
 
 runs.run();
@@ -195,23 +239,144 @@ streams('AbortSignal ends the stream with the abort reason and kills the group',
   });
 });
 
+streams('bash.stream: a cancel that arrives while bash is starting still ends the stream and kills the group', async () => {
+  await withTempDir(async (dir) => {
+    const pidFile = join(dir, 'bg.pid');
+    const ac = new AbortController();
+    const events: StreamEvent[] = [];
+    // The generator's body runs in the context of its first next(): start it inside the call.
+    const drain = inCall('bash.stream', ac.signal, async () => {
+      const gen = stream(`sleep 30 & echo $! > ${pidFile}; wait`);
+      const first = gen.next();
+      ac.abort(new Error('cancelled during spawn'));
+      let r = await first;
+      while (!r.done) {
+        events.push(r.value);
+        r = await gen.next();
+      }
+    });
+    const outcome = await within(drain, 5000);
+    let pid: number | undefined;
+    try {
+      pid = await readPid(pidFile, 1000).catch(() => undefined);
+      assert.not.ok(outcome.pending, 'bash.stream still runs 5 s after its call was cancelled');
+      assert.is(outcome.error?.message, 'cancelled during spawn');
+      if (pid !== undefined) assert.ok(await gone(pid), 'the background sleep survived the cancel');
+    } finally {
+      killQuietly(pid);
+    }
+  });
+});
+
+streams('bash.stream: a slow consumer stays bounded after bash exits while a process that left the group keeps writing', async () => {
+  // bash exits while the pipes are paused, and the writer (setsid: not in the group, so not
+  // killed with it) goes on; Node resumes a child's pipes on its exit, and the queue then grew
+  // at the writer's pace.
+  const sizes: number[] = [];
+  let pid: number | undefined;
+  await withTempDir(async (dir) => {
+    const pidFile = join(dir, 'bg.pid');
+    try {
+      for await (const ev of stream(`setsid -f bash -c 'echo $$ > ${pidFile}; exec yes'; sleep 0.3; exit 0`)) {
+        if (!('stdout' in ev)) break;
+        sizes.push(ev.stdout.length);
+        if (sizes.length === 1) await new Promise((r) => setTimeout(r, 1500)); // meanwhile bash exits
+        if (sizes.length === 3) break;
+      }
+      pid = await readPid(pidFile);
+    } finally {
+      killQuietly(pid);
+    }
+  });
+  assert.is(sizes.length, 3);
+  const largest = Math.max(...sizes);
+  assert.ok(largest <= 2 * 1024 * 1024, `one stream item held ${largest} characters: the queue grew past its 1 MiB high-water mark`);
+});
+
+streams('bash.stream: ends after bash exits even while a process that left the group keeps writing to a draining consumer', async () => {
+  await withTempDir(async (dir) => {
+    const pidFile = join(dir, 'bg.pid');
+    let pid: number | undefined;
+    let last: StreamEvent | undefined;
+    const consume = (async () => {
+      // Slow enough for the pipes to be paused and resumed over and over.
+      for await (const ev of stream(`setsid -f bash -c 'echo $$ > ${pidFile}; exec yes'; sleep 0.2; exit 7`)) {
+        last = ev;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+    try {
+      const outcome = await within(consume, 10_000);
+      pid = await readPid(pidFile);
+      assert.not.ok(outcome.pending, 'bash.stream still streams the background job 10 s after bash exited');
+      assert.equal(last, { exit: 7, timedOut: false });
+    } finally {
+      killQuietly(pid);
+      await consume.catch(() => undefined);
+    }
+  });
+});
+
+streams('bash.stream (guard): a slow consumer still gets every byte of a command that exits while the pipes are paused', async () => {
+  let total = 0;
+  let last: StreamEvent | undefined;
+  for await (const ev of stream(`head -c 5000000 /dev/zero | tr '\\0' y`)) {
+    if ('stdout' in ev) total += ev.stdout.length;
+    last = ev;
+    await new Promise((r) => setTimeout(r, 100)); // meanwhile the queue fills, the pipes pause and bash exits
+  }
+  assert.is(total, 5_000_000);
+  assert.equal(last, { exit: 0, timedOut: false });
+});
+
+streams('bash.stream: breaking off a paused stream closes its pipes, also ones an escaped process holds', async () => {
+  await withTempDir(async (dir) => {
+    const pidFile = join(dir, 'escaped.pid');
+    const before = openFds();
+    let pid: number | undefined;
+    try {
+      // setsid: the writer leaves the command's process group, so killing the group misses it.
+      for await (const ev of stream(`setsid -f bash -c 'echo $$ > ${pidFile}; exec yes'; sleep 30`)) {
+        assert.ok('stdout' in ev);
+        await new Promise((r) => setTimeout(r, 300)); // more than 1 MiB queues up: the pipes get paused
+        break;
+      }
+      pid = await readPid(pidFile);
+      const deadline = Date.now() + 3000;
+      while (openFds() > before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(openFds() <= before, `${openFds() - before} descriptors (the command's pipes) are still open after the break`);
+    } finally {
+      killQuietly(pid);
+    }
+  });
+});
+
 streams.run();
 
 const sessions = suite('bash.session');
 
-/** Feeds commands one by one, each only after the previous result (like a person at a prompt). */
-async function converse(commands: string[], opts?: { cwd?: string; env?: Record<string, string> }): Promise<SessionResult[]> {
+/** Feeds commands one by one, each after the previous result; the whole conversation must end within `ms`. */
+async function converse(commands: string[], opts?: SessionOptions, ms = 10_000): Promise<SessionResult[]> {
   const inbox = new InboxQueue<string>(() => undefined);
   const results: SessionResult[] = [];
-  const gen = session(inbox, opts);
-  let i = 0;
-  if (commands.length > 0) inbox.push(commands[i++]!);
-  else inbox.end();
-  for await (const r of gen) {
-    results.push(r);
-    if (i < commands.length) inbox.push(commands[i++]!);
+  const ac = new AbortController();
+  const talk = inCall('bash.session', ac.signal, async () => {
+    let i = 0;
+    if (commands.length > 0) inbox.push(commands[i++]!);
     else inbox.end();
+    for await (const r of session(inbox, opts)) {
+      results.push(r);
+      if (i < commands.length) inbox.push(commands[i++]!);
+      else inbox.end();
+    }
+  });
+  const outcome = await within(talk, ms);
+  if (outcome.pending) {
+    ac.abort(new Error('test gave up')); // ends the session and kills its shell
+    await talk.catch(() => undefined);
   }
+  assert.not.ok(outcome.pending, `the session hung after ${results.length} result(s): ${JSON.stringify(results)}`);
+  if (outcome.error) throw outcome.error;
   return results;
 }
 
@@ -308,4 +473,78 @@ sessions('output of a command is capped, the session goes on', async () => {
   assert.equal(results[1], { command: 'echo ok', stdout: 'ok\n', stderr: '', exitCode: 0 });
 });
 
+sessions('bash.session: `continue` in a command gets its result instead of hanging the session', async () => {
+  const results = await converse(['continue', 'echo after']);
+  assert.equal(results.map((r) => [r.command, r.stdout, r.exitCode]), [['continue', '', 0], ['echo after', 'after\n', 0]]);
+});
+
+sessions('bash.session: `continue 2` does not hang either', async () => {
+  const results = await converse(['continue 2', 'echo after']);
+  assert.equal(results.map((r) => [r.command, r.stdout]), [['continue 2', ''], ['echo after', 'after\n']]);
+});
+
+sessions('bash.session: a stray `break` does not end the session', async () => {
+  const results = await converse(['for i in 1 2; do echo $i; done; break', 'echo still here']);
+  assert.equal(results.map((r) => [r.stdout, r.exitCode]), [['1\n2\n', 0], ['still here\n', 0]]);
+});
+
+sessions('bash.session: `set -x` traces the commands only, and stderr stays with its command', async () => {
+  const results = await converse(['set -x', 'echo out', 'echo err >&2', 'set +x', 'echo plain >&2']);
+  assert.equal(results.map((r) => [r.command, r.stdout, r.exitCode]), [
+    ['set -x', '', 0],
+    ['echo out', 'out\n', 0],
+    ['echo err >&2', '', 0],
+    ['set +x', '', 0],
+    ['echo plain >&2', '', 0],
+  ]);
+  assert.is(results[0]!.stderr, '');
+  assert.match(results[1]!.stderr, /^\++ echo out\n$/);
+  assert.match(results[2]!.stderr, /^\++ echo err\nerr\n$/);
+  assert.is(results[4]!.stderr, 'plain\n');
+  for (const r of results) assert.not.match(r.stderr, /__agentix|__AGENTIX/, `the session's own machinery leaked into ${JSON.stringify(r)}`);
+});
+
+sessions('timeoutMs kills what a command runs and keeps its output; the shell and its state go on', async () => {
+  await withTempDir(async (dir) => {
+    const results = await converse([`cd ${dir}; X=kept`, 'echo partial; sleep 30; echo after the sleep', 'pwd; echo $X'], { timeoutMs: 600 });
+    assert.is(results.length, 3);
+    assert.equal(results[0], { command: `cd ${dir}; X=kept`, stdout: '', stderr: '', exitCode: 0 });
+    const timed = results[1]!;
+    assert.is(timed.timedOut, true);
+    // The sleep was killed; bash went on with the rest of the command line, as it does after a killed child.
+    assert.is(timed.stdout, 'partial\nafter the sleep\n');
+    assert.equal(results[2], { command: 'pwd; echo $X', stdout: `${await realpath(dir)}\nkept\n`, stderr: '', exitCode: 0 });
+  });
+});
+
+sessions('a command that keeps the shell itself busy past timeoutMs ends the session, with its output', async () => {
+  const results = await converse(['echo started; while :; do :; done', 'echo never'], { timeoutMs: 300 });
+  assert.equal(results, [{ command: 'echo started; while :; do :; done', stdout: 'started\n', stderr: '', exitCode: null, timedOut: true }]);
+});
+
 sessions.run();
+
+const worker = suite('bash: commands end with the worker');
+
+worker('the worker stopped with SIGTERM (how the server stops it) takes its running commands along', async () => {
+  await withTempDir(async (dir) => {
+    const pidFile = join(dir, 'bg.pid');
+    const plugin = new URL('../../plugins/bash/index.ts', import.meta.url).href;
+    // A stand-in for the worker: a Node process serving one bash.run call.
+    const script = `import { run } from ${JSON.stringify(plugin)}; await run(${JSON.stringify(`sleep 30 & echo $! > ${pidFile}; sleep 30`)});`;
+    const worker = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: 'ignore' });
+    let pid: number | undefined;
+    try {
+      pid = await readPid(pidFile, 10_000);
+      const exited = new Promise((r) => worker.once('exit', r));
+      worker.kill('SIGTERM');
+      assert.not.ok((await within(exited, 5000)).pending, 'the worker did not exit on SIGTERM');
+      assert.ok(await gone(pid), 'the command outlived the worker');
+    } finally {
+      killQuietly(pid);
+      worker.kill('SIGKILL');
+    }
+  });
+});
+
+worker.run();

@@ -17,6 +17,7 @@ import * as assert from 'uvu/assert';
 import { buildBundle } from '../../bundle/index.js';
 import { DockerDeployment } from '../../deploy/docker.js';
 import { RuntimeClient } from '../../runtime/client/client.js';
+import { RemoteError } from '../../runtime/wire/errors.js';
 import { containersWith, engineOrSkip, removeBundle, taskImage } from '../support/docker.js';
 import { repoRoot } from '../support/serve.js';
 import { pluginSuite } from './suite.js';
@@ -104,6 +105,30 @@ if (docker) {
     }
   });
   plain.run();
+
+  const noWorkdir = suite('plugins in docker: a task image without WORKDIR (the files root is "/")');
+  noWorkdir('files.read of /proc/self/pagemap stops at the message limit instead of taking the worker down', async () => {
+    const { images } = await ready;
+    const deployment = new DockerDeployment();
+    // A memory limit, so that a regression fails this test with an OOM-killed worker, not the host.
+    const sandbox = await deployment.create({ image: images.busybox, bundle: PLAIN, labels, memoryBytes: 512 * 1024 * 1024 });
+    try {
+      const client = await RuntimeClient.connect(sandbox);
+      try {
+        assert.is(await client.call('cwd', []), '/');
+        const worker = await client.call<number>('workerPid', []);
+        const err = await client.call('files.read', ['proc/self/pagemap'], { timeoutMs: 60_000 }).then(() => undefined, (e: RemoteError) => e);
+        assert.instance(err, RemoteError);
+        assert.is(err!.data?.code, 'PAYLOAD_TOO_LARGE', err!.message);
+        assert.is(await client.call('workerPid', []), worker, 'the worker was restarted');
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await deployment.delete(sandbox.id);
+    }
+  });
+  noWorkdir.run();
 
   const cleanup = suite('plugins in docker: nothing left behind');
   cleanup('the bundle images, their carriers and every sandbox are removed', async () => {

@@ -6,10 +6,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { lstat, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { download, list, read, upload, write } from '../../plugins/files/index.js';
-import { makeTar, withTempDir } from './helpers.js';
+import { makeTar, within, withEnv, withTempDir } from './helpers.js';
 
 /** A fresh files root with `inside/` as AGENTIX_FILES_ROOT and `outside/` beside it. */
 async function withRoot(fn: (root: string, outside: string) => Promise<void>): Promise<void> {
@@ -68,14 +68,19 @@ rw('absolute paths inside the root work', async () => {
   });
 });
 
-rw('a missing directory is a clear error unless mkdirs', async () => {
-  await withRoot(async () => {
-    const err = await refused(write('a/b/c.txt', 'x'));
+rw('write creates missing parent directories, unless { mkdirs: false }', async () => {
+  await withRoot(async (root) => {
+    const err = await refused(write('a/b/c.txt', 'x', { mkdirs: false }));
     assert.is(err.code, 'ENOENT');
-    assert.match(err.message, 'pass { mkdirs: true }');
-    await write('a/b/c.txt', 'x', { mkdirs: true });
+    assert.is(err.message, 'cannot write "a/b/c.txt": its directory does not exist (mkdirs is off)');
+    assert.not.ok(existsSync(join(root, 'a')), 'mkdirs: false created a directory');
+    assert.equal(await write('a/b/c.txt', 'x'), { bytes: 1 });
+    assert.is(await readFile(join(root, 'a/b/c.txt'), 'utf8'), 'x');
+    assert.equal(await write('a/b/d.txt', 'y', { mkdirs: false }), { bytes: 1 }, 'mkdirs: false refused an existing directory');
     const missing = await refused(read('nope.txt'));
     assert.is(missing.message, 'path "nope.txt" does not exist');
+    const bad = await refused(write('x', 'y', { mkdirs: 'yes' as unknown as boolean }));
+    assert.match(bad.message, 'opts.mkdirs must be true or false');
   });
 });
 
@@ -291,3 +296,89 @@ tars('upload of bytes that are not a tar is a clear error', async () => {
 });
 
 tars.run();
+
+const edges = suite('files: what is not a plain file or does not fit');
+
+edges('files.write to a fifo is refused instead of blocking forever', async () => {
+  await withRoot(async (root) => {
+    const fifo = join(root, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    const outcome = await within(write('pipe', 'x'), 3000);
+    if (outcome.pending) {
+      // Unblock the stuck open() (a reader appears), so the test process can end.
+      closeSync(openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK));
+    }
+    assert.not.ok(outcome.pending, 'files.write on a fifo still blocks after 3 s');
+    assert.is(outcome.error?.code, 'EINVAL');
+    assert.is(outcome.error?.message, 'cannot write "pipe": it is not a regular file');
+  });
+});
+
+edges('files.read of a file over the message limit fails before reading it, naming the file and sizes', async () => {
+  await withRoot(async (root) => {
+    await writeFile(join(root, 'big.bin'), Buffer.alloc(5000));
+    await withEnv('AGENTIX_MAX_PAYLOAD', '4096', async () => {
+      const outcome = await within(read('big.bin'), 5000);
+      assert.is(outcome.error?.code, 'PAYLOAD_TOO_LARGE', `read returned ${outcome.value?.length} bytes`);
+      assert.match(outcome.error!.message, 'file "big.bin" is 5000 bytes');
+      assert.match(outcome.error!.message, '4096');
+      // At the limit it still works.
+      await writeFile(join(root, 'ok.bin'), Buffer.alloc(3000));
+      assert.is((await read('ok.bin')).length, 3000);
+    });
+  });
+});
+
+edges('files.download of a tree over the message limit fails instead of building it in memory', async () => {
+  await withRoot(async (root) => {
+    await mkdir(join(root, 'tree'));
+    for (let i = 0; i < 10; i++) await writeFile(join(root, 'tree', `f${i}`), Buffer.alloc(2000));
+    await withEnv('AGENTIX_MAX_PAYLOAD', '8192', async () => {
+      const outcome = await within(download('tree'), 5000);
+      assert.is(outcome.error?.code, 'PAYLOAD_TOO_LARGE', `download returned ${outcome.value?.length} bytes`);
+      assert.match(outcome.error!.message, 'directory "tree"');
+    });
+    assert.equal((await readdir(join(root, 'tree'))).length, 10);
+  });
+});
+
+edges('a symlink whose target goes `..` through a symlink leading outside counts by where the kernel takes it', async () => {
+  await withTempDir(async (base) => {
+    const root = join(base, 'root');
+    const outside = join(base, 'outside');
+    await mkdir(join(root, 'dst'), { recursive: true });
+    await mkdir(join(outside, 'sub'), { recursive: true });
+    await writeFile(join(outside, 'secret'), 'top secret');
+    // Already in the tree: a symlink that leads outside (say, into a shared cache).
+    await symlink(join(outside, 'sub'), join(root, 'door'));
+    await symlink(join(outside, 'sub'), join(root, 'dst', 'door'));
+    // Lexically "door/../x" is "x", inside; the kernel goes outside/sub/.. = outside.
+    await symlink('door/../planted', join(root, 'sneaky'));
+    await withEnv('AGENTIX_FILES_ROOT', root, async () => {
+      const w = await write('sneaky', 'x').then(() => undefined, (e: Error & { code?: string }) => e);
+      assert.is(w?.code, 'EOUTSIDE', 'files.write went through a dangling symlink whose target leads outside');
+      const u = await upload('dst', await makeTar([{ name: 'l', type: 'symlink', linkname: 'door/../secret' }])).then(() => undefined, (e: Error & { code?: string }) => e);
+      assert.is(u?.code, 'EOUTSIDE', 'files.upload planted a symlink the kernel resolves outside');
+      assert.match(u!.message, 'is a symlink to "door/../secret"');
+    });
+    assert.equal((await readdir(outside)).sort(), ['secret', 'sub']);
+    assert.not.ok(await lstat(join(root, 'dst', 'l')).catch(() => undefined), 'the symlink was created');
+    assert.not.ok(await lstat(join(root, 'planted')).catch(() => undefined), 'a file was written at the lexical place');
+  });
+});
+
+edges('an upload never deletes a non-empty directory to put a file in its place; an empty one may go', async () => {
+  await withRoot(async (root) => {
+    await mkdir(join(root, 'keep', 'sub'), { recursive: true });
+    await writeFile(join(root, 'keep', 'sub', 'precious.txt'), 'data');
+    await mkdir(join(root, 'empty'));
+    const err = (await upload('.', await makeTar([{ name: 'keep', data: 'a file now' }])).catch((e) => e)) as Error & { code?: string };
+    assert.is(err.code, 'EEXIST');
+    assert.match(err.message, /non-empty directory/);
+    assert.ok((await lstat(join(root, 'keep', 'sub', 'precious.txt'))).isFile(), 'the tree is still there');
+    await upload('.', await makeTar([{ name: 'empty', data: 'was an empty dir' }]));
+    assert.ok((await lstat(join(root, 'empty'))).isFile());
+  });
+});
+
+edges.run();

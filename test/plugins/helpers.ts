@@ -1,13 +1,39 @@
 /**
  * Helpers for the plugin tests: temp dirs that are always removed, process
- * liveness that treats zombies as dead, and tar archives built by hand.
+ * liveness that treats zombies as dead, tar archives built by hand, and the
+ * plugin fixture served by a real runtime.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pack } from 'tar-stream';
+import { RuntimeClient } from '../../index.js';
 import { callStorage } from '../../runtime/context.js';
+import { repoRoot, serve, type Served } from '../support/serve.js';
+
+/** `p`'s outcome, or 'still pending' after `ms` (a hang is a failed assertion, not a stuck test). */
+export async function within<T>(p: Promise<T>, ms: number): Promise<{ value?: T; error?: Error & { code?: string }; pending?: true }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<{ pending: true }>((resolve) => (timer = setTimeout(() => resolve({ pending: true }), ms)));
+  try {
+    return await Promise.race([p.then((value) => ({ value }), (error: Error) => ({ error })), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Runs `fn` with an environment variable set, restored afterwards. */
+export async function withEnv<T>(name: string, value: string, fn: () => Promise<T>): Promise<T> {
+  const before = process.env[name];
+  process.env[name] = value;
+  try {
+    return await fn();
+  } finally {
+    if (before === undefined) delete process.env[name];
+    else process.env[name] = before;
+  }
+}
 
 /** Runs `fn` with a fresh temp dir, removed afterwards whatever happens. */
 export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
@@ -86,4 +112,53 @@ export async function makeTar(entries: TarEntry[]): Promise<Uint8Array> {
 /** Runs `fn` as if it served a call with this AbortSignal (what the worker does). */
 export function inCall<T>(target: string, signal: AbortSignal, fn: () => T): T {
   return callStorage().run({ target, signal, log: () => undefined }, fn);
+}
+
+export interface ServedFixture {
+  client: RuntimeClient;
+  server: Served;
+  /** The copy of the fixture project the server runs on (its working directory). */
+  project: string;
+  /** Closes the client, stops the server (SIGTERM) and removes the project copy. */
+  cleanup: () => Promise<void>;
+}
+
+/**
+ * `agentix serve` on a copy of the plugin fixture (gen + compile + server +
+ * worker, real processes on 127.0.0.1), and a client connected to it.
+ * `nodeModules`: 'all' links our node_modules into the copy (a project with
+ * everything installed); 'agentix' gives it only node_modules/agentix, a
+ * link to this checkout, as `npm link agentix` does.
+ */
+export async function serveFixture(opts: { env?: Record<string, string>; nodeModules?: 'all' | 'agentix' } = {}): Promise<ServedFixture> {
+  const project = await mkdtemp(join(tmpdir(), 'agentix-plugins-project-'));
+  let server: Served | undefined;
+  try {
+    await cp(join(repoRoot, 'test/plugins/fixture'), project, { recursive: true });
+    if ((opts.nodeModules ?? 'all') === 'all') await symlink(join(repoRoot, 'node_modules'), join(project, 'node_modules'));
+    else {
+      await mkdir(join(project, 'node_modules'));
+      await symlink(repoRoot, join(project, 'node_modules', 'agentix'));
+    }
+    server = await serve(project, { timeoutMs: 120_000, env: opts.env });
+    const client = await RuntimeClient.connect(server.url, { token: server.token });
+    const s = server;
+    return {
+      client,
+      server: s,
+      project,
+      cleanup: async () => {
+        try {
+          await client.close();
+          await s.stop();
+        } finally {
+          await rm(project, { recursive: true, force: true });
+        }
+      },
+    };
+  } catch (err) {
+    await server?.stop();
+    await rm(project, { recursive: true, force: true });
+    throw err;
+  }
 }

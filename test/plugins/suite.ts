@@ -11,8 +11,9 @@
  *   }).run();
  *
  * What the sandbox must offer: the bundle's bash, and `sleep` (fractions
- * too), `rm` and `ln` on the PATH (the bundle's tools count), and /proc (to
- * see that killed processes are gone). The files root must be the runtime's working directory (the
+ * too), `rm` and `ln` on the PATH (the bundle's tools count), /proc (to
+ * see that killed processes are gone), and a writable temp dir (bash.spawn's
+ * keeper puts its socket there). The files root must be the runtime's working directory (the
  * default: AGENTIX_FILES_ROOT unset). Everything else uses bash builtins.
  * All the tests do their work in one scratch directory under the files root,
  * removed at the end.
@@ -41,7 +42,7 @@ interface Ctx {
 
 type RunResult = { exitCode: number | null; signal?: string; stdout: string; stderr: string; timedOut: boolean; truncated: boolean; durationMs: number };
 type StreamEvent = { stdout: string } | { stderr: string } | { exit: number | null; signal?: string; timedOut: boolean };
-type SessionResult = { command: string; stdout: string; stderr: string; exitCode: number | null; truncated?: boolean };
+type SessionResult = { command: string; stdout: string; stderr: string; exitCode: number | null; truncated?: boolean; timedOut?: boolean };
 type DirEntry = { name: string; type: string; size: number; mode: number; mtimeMs: number };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -223,7 +224,53 @@ export function pluginSuite(name: string, connect: () => Promise<Connected>): Te
     assert.ok(await goneInSandbox(ctx, pid), 'the background sleep survived the cancel');
   });
 
+  // ---- bash.spawn and friends ----
+
+  test('bash.spawn: the command outlives its call; bash.output follows it to its exit', async (ctx) => {
+    const sp = await client(ctx).call<{ id: string; pid: number }>('bash.spawn', ['echo one; sleep 0.3; echo two >&2; exit 4', { cwd: ctx.dir }]);
+    const chunks: unknown[] = [];
+    let since = 0;
+    let exited: { exitCode: number | null } | undefined;
+    const deadline = Date.now() + 15_000;
+    while (!exited && Date.now() < deadline) {
+      const r = await client(ctx).call<{ chunks: unknown[]; next: number; exited?: { exitCode: number | null } }>('bash.output', [sp.id, { since, waitMs: 1000 }]);
+      chunks.push(...r.chunks);
+      since = r.next;
+      exited = r.exited;
+    }
+    assert.equal(chunks, [{ stdout: 'one\n' }, { stderr: 'two\n' }]);
+    assert.is(exited?.exitCode, 4);
+  });
+
+  test('bash.kill ends a spawned command and what it started', async (ctx) => {
+    const sp = await client(ctx).call<{ id: string; pid: number }>('bash.spawn', ['sleep 30 & echo $! > spawn.pid; wait', { cwd: ctx.dir }]);
+    const pid = await pidFrom(ctx, 'spawn.pid');
+    const info = await client(ctx).call<{ running: boolean; exited?: { signal?: string } }>('bash.kill', [sp.id]);
+    assert.is(info.running, false);
+    assert.ok(await goneInSandbox(ctx, pid), 'the background sleep of the killed command survived');
+    assert.ok(await goneInSandbox(ctx, sp.pid), 'the killed command survived');
+  });
+
+  test('bash.session: timeoutMs kills what a command runs; the session goes on', async (ctx) => {
+    const sh = client(ctx).bidi<string, SessionResult>('bash.session', [{ cwd: ctx.dir, timeoutMs: 500 }]);
+    const it = sh[Symbol.asyncIterator]();
+    await sh.send('echo before; sleep 30');
+    const timed = (await it.next()).value as SessionResult;
+    assert.equal([timed.stdout, timed.timedOut], ['before\n', true]);
+    await sh.send('echo after');
+    assert.equal((await it.next()).value, { command: 'echo after', stdout: 'after\n', stderr: '', exitCode: 0 });
+    sh.close();
+    assert.is((await it.next()).done, true);
+  });
+
   // ---- files ----
+
+  test('files.write creates missing directories; { mkdirs: false } refuses to', async (ctx) => {
+    assert.equal(await client(ctx).call('files.write', [`${ctx.dir}/made/on/the/way.txt`, 'x']), { bytes: 1 });
+    assert.is((await run(ctx, 'read -r l < made/on/the/way.txt; echo "$l"')).stdout, 'x\n');
+    const err = await rejection(client(ctx).call('files.write', [`${ctx.dir}/not/there.txt`, 'x', { mkdirs: false }]));
+    assert.is(err.data?.code, 'ENOENT');
+  });
 
   test('files: all 256 byte values round-trip; list describes entries', async (ctx) => {
     const bytes = Uint8Array.from({ length: 256 }, (_, i) => i);

@@ -2,6 +2,14 @@
 
 /** Named types, referenced as `#/$defs/<Name>` from the schemas below. */
 export const $defs = {
+  "AttachOptions": {
+    "type": "object",
+    "properties": {
+      "since": {
+        "type": "number"
+      }
+    }
+  },
   "DirEntry": {
     "type": "object",
     "properties": {
@@ -40,6 +48,100 @@ export const $defs = {
       "size",
       "mode",
       "mtimeMs"
+    ]
+  },
+  "ExitStatus": {
+    "type": "object",
+    "properties": {
+      "exitCode": {
+        "anyOf": [
+          {
+            "type": "null"
+          },
+          {
+            "type": "number"
+          }
+        ]
+      },
+      "signal": {
+        "type": "string"
+      },
+      "timedOut": {
+        "type": "boolean"
+      },
+      "durationMs": {
+        "type": "number"
+      }
+    },
+    "required": [
+      "exitCode",
+      "timedOut",
+      "durationMs"
+    ]
+  },
+  "OutputChunk": {
+    "anyOf": [
+      {
+        "type": "object",
+        "properties": {
+          "stdout": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "stdout"
+        ]
+      },
+      {
+        "type": "object",
+        "properties": {
+          "stderr": {
+            "type": "string"
+          }
+        },
+        "required": [
+          "stderr"
+        ]
+      }
+    ]
+  },
+  "OutputOptions": {
+    "type": "object",
+    "properties": {
+      "since": {
+        "type": "number"
+      },
+      "maxBytes": {
+        "type": "number"
+      },
+      "waitMs": {
+        "type": "number"
+      }
+    }
+  },
+  "OutputResult": {
+    "type": "object",
+    "properties": {
+      "chunks": {
+        "type": "array",
+        "items": {
+          "$ref": "#/$defs/OutputChunk"
+        }
+      },
+      "next": {
+        "type": "number"
+      },
+      "dropped": {
+        "type": "number"
+      },
+      "exited": {
+        "$ref": "#/$defs/ExitStatus"
+      }
+    },
+    "required": [
+      "chunks",
+      "next",
+      "dropped"
     ]
   },
   "RunOptions": {
@@ -114,6 +216,9 @@ export const $defs = {
         "additionalProperties": {
           "type": "string"
         }
+      },
+      "timeoutMs": {
+        "type": "number"
       }
     }
   },
@@ -141,6 +246,9 @@ export const $defs = {
       },
       "truncated": {
         "type": "boolean"
+      },
+      "timedOut": {
+        "type": "boolean"
       }
     },
     "required": [
@@ -148,6 +256,79 @@ export const $defs = {
       "stdout",
       "stderr",
       "exitCode"
+    ]
+  },
+  "SpawnInfo": {
+    "type": "object",
+    "properties": {
+      "id": {
+        "type": "string"
+      },
+      "command": {
+        "type": "string"
+      },
+      "pid": {
+        "type": "number"
+      },
+      "startedAt": {
+        "type": "number"
+      },
+      "running": {
+        "type": "boolean"
+      },
+      "bytes": {
+        "type": "number"
+      },
+      "dropped": {
+        "type": "number"
+      },
+      "exited": {
+        "$ref": "#/$defs/ExitStatus"
+      }
+    },
+    "required": [
+      "id",
+      "command",
+      "pid",
+      "startedAt",
+      "running",
+      "bytes",
+      "dropped"
+    ]
+  },
+  "SpawnOptions": {
+    "type": "object",
+    "properties": {
+      "cwd": {
+        "type": "string"
+      },
+      "env": {
+        "type": "object",
+        "additionalProperties": {
+          "type": "string"
+        }
+      },
+      "timeoutMs": {
+        "type": "number"
+      },
+      "bufferBytes": {
+        "type": "number"
+      }
+    }
+  },
+  "Spawned": {
+    "type": "object",
+    "properties": {
+      "id": {
+        "type": "string"
+      },
+      "pid": {
+        "type": "number"
+      }
+    },
+    "required": [
+      "id",
+      "pid"
     ]
   },
   "StreamEvent": {
@@ -259,6 +440,94 @@ export const $defs = {
 
 /** Per target: `args` (the argument tuple), `returns` (result or one stream item), `inbox` (bidi: one inbox item). */
 export const targets = {
+  "bash.attach": {
+    "args": {
+      "type": "array",
+      "prefixItems": [
+        {
+          "type": "string"
+        },
+        {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/AttachOptions"
+            },
+            {
+              "type": "undefined"
+            }
+          ]
+        }
+      ],
+      "minItems": 1,
+      "maxItems": 2
+    },
+    "returns": {
+      "$ref": "#/$defs/OutputResult"
+    }
+  },
+  "bash.kill": {
+    "args": {
+      "type": "array",
+      "prefixItems": [
+        {
+          "type": "string"
+        },
+        {
+          "anyOf": [
+            {
+              "type": "string"
+            },
+            {
+              "type": "undefined"
+            }
+          ]
+        }
+      ],
+      "minItems": 1,
+      "maxItems": 2
+    },
+    "returns": {
+      "$ref": "#/$defs/SpawnInfo"
+    }
+  },
+  "bash.list": {
+    "args": {
+      "type": "array",
+      "minItems": 0,
+      "maxItems": 0
+    },
+    "returns": {
+      "type": "array",
+      "items": {
+        "$ref": "#/$defs/SpawnInfo"
+      }
+    }
+  },
+  "bash.output": {
+    "args": {
+      "type": "array",
+      "prefixItems": [
+        {
+          "type": "string"
+        },
+        {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/OutputOptions"
+            },
+            {
+              "type": "undefined"
+            }
+          ]
+        }
+      ],
+      "minItems": 1,
+      "maxItems": 2
+    },
+    "returns": {
+      "$ref": "#/$defs/OutputResult"
+    }
+  },
   "bash.run": {
     "args": {
       "type": "array",
@@ -307,6 +576,31 @@ export const targets = {
     },
     "inbox": {
       "type": "string"
+    }
+  },
+  "bash.spawn": {
+    "args": {
+      "type": "array",
+      "prefixItems": [
+        {
+          "type": "string"
+        },
+        {
+          "anyOf": [
+            {
+              "$ref": "#/$defs/SpawnOptions"
+            },
+            {
+              "type": "undefined"
+            }
+          ]
+        }
+      ],
+      "minItems": 1,
+      "maxItems": 2
+    },
+    "returns": {
+      "$ref": "#/$defs/Spawned"
     }
   },
   "bash.stream": {

@@ -23,15 +23,23 @@ export interface RemoteClient {
   bidi<I, O>(target: string, args: unknown[], options?: CallOptions): BidiCall<I, O>;
 }
 
+export type AttachOptions = { since?: number };
 export type DirEntry = { name: string; type: "file" | "dir" | "symlink" | "other"; size: number; mode: number; mtimeMs: number };
 export type Edit = { path: string; find: string; replace: string };
 export type EditResult = { path: string; line: number; bytes: number };
+export type ExitStatus = { exitCode: null | number; signal?: string; timedOut: boolean; durationMs: number };
 export type Match = { line: number; text: string };
 export type NormalizeResult = { path: string; crlf: number; trimmed: number };
+export type OutputChunk = { stdout: string } | { stderr: string };
+export type OutputOptions = { since?: number; maxBytes?: number; waitMs?: number };
+export type OutputResult = { chunks: OutputChunk[]; next: number; dropped: number; exited?: ExitStatus };
 export type RunOptions = { cwd?: string; env?: { [key: string]: string }; timeoutMs?: number; maxOutputBytes?: number };
 export type RunResult = { exitCode: null | number; signal?: string; stdout: string; stderr: string; timedOut: boolean; truncated: boolean; durationMs: number };
-export type SessionOptions = { cwd?: string; env?: { [key: string]: string } };
-export type SessionResult = { command: string; stdout: string; stderr: string; exitCode: null | number; truncated?: boolean };
+export type SessionOptions = { cwd?: string; env?: { [key: string]: string }; timeoutMs?: number };
+export type SessionResult = { command: string; stdout: string; stderr: string; exitCode: null | number; truncated?: boolean; timedOut?: boolean };
+export type SpawnInfo = { id: string; command: string; pid: number; startedAt: number; running: boolean; bytes: number; dropped: number; exited?: ExitStatus };
+export type SpawnOptions = { cwd?: string; env?: { [key: string]: string }; timeoutMs?: number; bufferBytes?: number };
+export type Spawned = { id: string; pid: number };
 export type StreamEvent = { stdout: string } | { stderr: string } | { exit: null | number; signal?: string; timedOut: boolean };
 export type StreamOptions = { cwd?: string; env?: { [key: string]: string }; timeoutMs?: number };
 export type UploadResult = { files: number; bytes: number };
@@ -60,9 +68,39 @@ export interface Remote {
   normalize(path: string, callOptions?: CallOptions): Promise<NormalizeResult>;
   readonly bash: {
     /**
-     * Runs `command` with `bash -c` and returns its exit status and output.
+     * Follows a background command's output from `opts.since` on: each item is
+     * what arrived since the one before (as bash.output returns it); the last
+     * one has `exited`. Breaking out of the loop leaves the command running.
      *
-     * `bash.run` (unary) — ../../../plugins/bash/index.ts:91
+     * `bash.attach` (stream) — ../../../plugins/bash/index.ts:414
+     */
+    attach(id: string, opts?: AttachOptions, callOptions?: CallOptions): AsyncIterable<OutputResult>;
+    /**
+     * Kills a background command's process group: SIGTERM, then SIGKILL after
+     * 500 ms, and returns once it is over. With `signal` (e.g. 'SIGINT'), sends
+     * just that signal to the group and returns at once.
+     *
+     * `bash.kill` (unary) — ../../../plugins/bash/index.ts:432
+     */
+    kill(id: string, signal?: string, callOptions?: CallOptions): Promise<SpawnInfo>;
+    /**
+     * Every background command of this sandbox that is running or still kept, oldest first.
+     *
+     * `bash.list` (unary) — ../../../plugins/bash/index.ts:441
+     */
+    list(callOptions?: CallOptions): Promise<SpawnInfo[]>;
+    /**
+     * A background command's output from `opts.since` on, and its exit once that read reaches the end.
+     *
+     * `bash.output` (unary) — ../../../plugins/bash/index.ts:400
+     */
+    output(id: string, opts?: OutputOptions, callOptions?: CallOptions): Promise<OutputResult>;
+    /**
+     * Runs `command` with `bash -c` and returns its exit status and output.
+     * What it leaves running in its process group (background jobs) is killed
+     * when the call ends; bash.spawn is for processes that should stay.
+     *
+     * `bash.run` (unary) — ../../../plugins/bash/index.ts:184
      */
     run(command: string, opts?: RunOptions, callOptions?: CallOptions): Promise<RunResult>;
     /**
@@ -71,17 +109,30 @@ export interface Remote {
      * (multi-line scripts are fine); each yields its stdout, stderr and exit code.
      * When the inbox ends the shell exits and the session ends; `exit` in a
      * command ends the session after that command's result. Commands read stdin
-     * from /dev/null. Background jobs are killed with the session.
+     * from /dev/null. Background jobs are killed with the session. With
+     * `opts.timeoutMs`, a command that runs longer gets what it runs killed
+     * (its result says `timedOut`, with the output until then).
      *
-     * `bash.session` (bidi) — ../../../plugins/bash/index.ts:198
+     * `bash.session` (bidi) — ../../../plugins/bash/index.ts:293
      */
     session(opts?: SessionOptions, callOptions?: CallOptions): BidiCall<string, SessionResult>;
     /**
+     * Starts `command` with `bash -c` in the background and returns at once.
+     * It keeps running after the call, the client's connection and the worker
+     * (a keeper process owns it) until it ends, is killed (bash.kill, its
+     * `timeoutMs`) or the sandbox goes; its output is kept in a bounded buffer
+     * for bash.output and bash.attach.
+     *
+     * `bash.spawn` (unary) — ../../../plugins/bash/index.ts:388
+     */
+    spawn(command: string, opts?: SpawnOptions, callOptions?: CallOptions): Promise<Spawned>;
+    /**
      * Runs `command` with `bash -c` and yields its output as it happens, stdout
      * and stderr in the order they arrived, then one `{ exit }` event. Breaking
-     * out of the loop (or cancelling the call) kills the process group.
+     * out of the loop (or cancelling the call) kills the process group, and so
+     * does the end of the command (its background jobs go with it).
      *
-     * `bash.stream` (stream) — ../../../plugins/bash/index.ts:137
+     * `bash.stream` (stream) — ../../../plugins/bash/index.ts:231
      */
     stream(command: string, opts?: StreamOptions, callOptions?: CallOptions): AsyncIterable<StreamEvent>;
   };
@@ -89,33 +140,35 @@ export interface Remote {
     /**
      * A tar archive of everything under `dir` (names relative to it), in a deterministic order.
      *
-     * `files.download` (unary) — ../../../plugins/files/index.ts:144
+     * `files.download` (unary) — ../../../plugins/files/index.ts:169
      */
     download(dir: string, callOptions?: CallOptions): Promise<Uint8Array>;
     /**
      * The entries of a directory, sorted by name.
      *
-     * `files.list` (unary) — ../../../plugins/files/index.ts:104
+     * `files.list` (unary) — ../../../plugins/files/index.ts:122
      */
     list(dir: string, callOptions?: CallOptions): Promise<DirEntry[]>;
     /**
-     * The whole content of a file.
+     * The whole content of a file. Bounded by the runtime's message limit
+     * while reading, whatever the file's size claims.
      *
-     * `files.read` (unary) — ../../../plugins/files/index.ts:55
+     * `files.read` (unary) — ../../../plugins/files/index.ts:65
      */
     read(path: string, callOptions?: CallOptions): Promise<Uint8Array>;
     /**
      * Extracts a tar archive into `dir` (created if missing). Entries that would
      * land or link outside `dir` (`..`, absolute names, symlinks or hard links
-     * pointing out) are refused with code EOUTSIDE.
+     * pointing out) are refused with code EOUTSIDE; a refused archive writes
+     * nothing. Cancelling the call (or its deadline) stops the extraction.
      *
-     * `files.upload` (unary) — ../../../plugins/files/index.ts:126
+     * `files.upload` (unary) — ../../../plugins/files/index.ts:144
      */
     upload(dir: string, tar: Uint8Array, callOptions?: CallOptions): Promise<UploadResult>;
     /**
-     * Writes (creates or replaces) a file; a string is written as UTF-8.
+     * Writes (creates or replaces) a file; a string is written as UTF-8. Missing parent directories are created.
      *
-     * `files.write` (unary) — ../../../plugins/files/index.ts:73
+     * `files.write` (unary) — ../../../plugins/files/index.ts:87
      */
     write(path: string, data: string | Uint8Array, opts?: WriteOptions, callOptions?: CallOptions): Promise<WriteResult>;
   };
@@ -131,8 +184,13 @@ export function createRemote(client: RemoteClient, defaults: CallOptions = {}): 
     grep: (...args: unknown[]) => client.call("grep", args.slice(0, 3), withDefaults(args[3])),
     normalize: (...args: unknown[]) => client.call("normalize", args.slice(0, 1), withDefaults(args[1])),
     bash: {
+      attach: (...args: unknown[]) => client.stream("bash.attach", args.slice(0, 2), withDefaults(args[2])),
+      kill: (...args: unknown[]) => client.call("bash.kill", args.slice(0, 2), withDefaults(args[2])),
+      list: (...args: unknown[]) => client.call("bash.list", args.slice(0, 0), withDefaults(args[0])),
+      output: (...args: unknown[]) => client.call("bash.output", args.slice(0, 2), withDefaults(args[2])),
       run: (...args: unknown[]) => client.call("bash.run", args.slice(0, 2), withDefaults(args[2])),
       session: (...args: unknown[]) => client.bidi("bash.session", args.slice(0, 1), withDefaults(args[1])),
+      spawn: (...args: unknown[]) => client.call("bash.spawn", args.slice(0, 2), withDefaults(args[2])),
       stream: (...args: unknown[]) => client.stream("bash.stream", args.slice(0, 2), withDefaults(args[2])),
     },
     files: {

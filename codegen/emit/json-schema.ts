@@ -4,7 +4,7 @@
  * `instanceof` keyword (as in ajv-keywords), which `runtime/validate.ts`
  * turns into a check. Key order is fixed so output is byte-stable.
  */
-import type { ParamModel, TypeModel } from '../model/types.js';
+import type { ParamModel, SignatureModel, TypeModel } from '../model/types.js';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -19,6 +19,11 @@ export function toSchema(m: TypeModel): JsonSchema {
       return {};
     case 'never':
       return { not: {} };
+    case 'nonPrimitive':
+      // `object`: Dates and bytes decode as objects too.
+      return { type: ['object', 'array'] };
+    case 'nonNullish':
+      return { not: { type: ['null', 'undefined'] } };
     case 'literal':
       return { const: m.value };
     case 'enum':
@@ -65,13 +70,32 @@ function tupleSchema(slots: Slot[]): JsonSchema {
 }
 
 /**
- * The argument tuple of a target. An optional parameter also accepts an
- * explicit `undefined` (msgpack keeps it, so `f(undefined, 2)` arrives as is).
+ * The argument tuple of a target: one tuple, or `anyOf` the overloads'
+ * tuples (a call must match one of them, as in TypeScript).
  */
-export function argsSchema(params: ParamModel[]): JsonSchema {
+export function argsSchema(signatures: SignatureModel[]): JsonSchema {
+  return anyOfDistinct(signatures.map((s) => paramsSchema(s.params)));
+}
+
+/** The result (or stream item) schema: `anyOf` the overloads' results when they differ. */
+export function returnsSchema(signatures: SignatureModel[]): JsonSchema {
+  return anyOfDistinct(signatures.map((s) => toSchema(s.returns)));
+}
+
+function anyOfDistinct(schemas: JsonSchema[]): JsonSchema {
+  const distinct = [...new Map(schemas.map((s) => [JSON.stringify(s), s])).values()];
+  return distinct.length === 1 ? distinct[0]! : { anyOf: distinct };
+}
+
+/**
+ * One argument tuple. An optional parameter also accepts an explicit
+ * `undefined` (msgpack keeps it, so `f(undefined, 2)` arrives as is).
+ */
+function paramsSchema(params: ParamModel[]): JsonSchema {
   return tupleSchema(params.map((p) => {
     const schema = toSchema(p.type);
-    return { schema: p.optional ? { anyOf: [schema, { type: 'undefined' }] } : schema, optional: !!p.optional, rest: !!p.rest };
+    const widen = p.optional && p.type.kind !== 'undefined';
+    return { schema: widen ? { anyOf: [schema, { type: 'undefined' }] } : schema, optional: !!p.optional, rest: !!p.rest };
   }));
 }
 

@@ -13,6 +13,7 @@ import { ts } from 'ts-morph';
 import { channelItemType } from './channel.js';
 import { GenError, type Refusal } from './errors.js';
 import { moduleExports, type ModuleExport } from './exports.js';
+import { docComment } from './program.js';
 import { isOnlyCallable } from './model/callable.js';
 import type { ModelContext } from './model/context.js';
 import { isReference } from './model/flags.js';
@@ -147,7 +148,7 @@ function analyzeFunction(name: string, moduleId: string, exportName: string, dec
     for (const k of kept) if (!unique.some((u) => sameSignature(u, k.signature))) unique.push(k.signature);
     const target: TargetModel = { name, module: moduleId, export: exportName, shape: first.shape, signatures: unique, file: where.file, line: where.line };
     if (first.inbox) Object.assign(target, { inbox: first.inbox, inboxIndex: first.inboxIndex });
-    const doc = docOf(signatures[0]!, decl, ctx);
+    const doc = docOf(signatures[0]!, decl);
     if (doc) target.doc = doc;
     return target;
   });
@@ -156,14 +157,10 @@ function analyzeFunction(name: string, moduleId: string, exportName: string, dec
 const sameSignature = (a: SignatureModel, b: SignatureModel) =>
   sameModel(a.returns, b.returns) && a.params.length === b.params.length && a.params.every((p, i) => JSON.stringify(p) === JSON.stringify(b.params[i]));
 
-function docOf(sig: ts.Signature, decl: ts.Node, ctx: ModelContext): string | undefined {
-  const c = ctx.checker;
-  let doc = ts.displayPartsToString(sig.getDocumentationComment(c)).trim();
-  if (!doc) {
-    const symbol = ts.isVariableDeclaration(decl) || ts.isFunctionDeclaration(decl) ? c.getSymbolAtLocation(decl.name!) : undefined;
-    doc = symbol ? ts.displayPartsToString(symbol.getDocumentationComment(c)).trim() : '';
-  }
-  return doc || undefined;
+/** The documentation a stub carries: the first overload's, else the export's own (`const f: typeof g`). */
+function docOf(sig: ts.Signature, decl: ts.Node): string | undefined {
+  const own = sig.getDeclaration();
+  return (own && docComment(own)) || docComment(ts.isVariableDeclaration(decl) ? decl : decl);
 }
 
 interface ParamInfo {

@@ -48,6 +48,8 @@ export interface GenResult {
   summary: string;
   /** `fast` unless something needed Node's typings (see passes.ts). */
   pass: Pass;
+  /** Why the thorough pass ran: the first thing the fast pass could not be sure of. */
+  fullPassReason?: string;
 }
 
 export const DEFAULT_OUT_DIR = 'agentix-gen';
@@ -79,7 +81,7 @@ export async function generate(opts: GenOptions): Promise<GenResult> {
     }
   }
   const targets = [...program.targets];
-  return { manifest, outDir, files, stale, warnings, targets, notes: program.notes, summary: summaryTable(targets, program.notes), pass: analysis.pass };
+  return { manifest, outDir, files, stale, warnings, targets, notes: program.notes, summary: summaryTable(targets, program.notes), pass: analysis.pass, ...(analysis.fullPassReason ? { fullPassReason: analysis.fullPassReason } : {}) };
 }
 
 

@@ -18,32 +18,40 @@ import { GenError, NeedsFullPass, RefusedExportsError } from './errors.js';
 import { convertType, ModelContext } from './model/index.js';
 import type { Pass } from './model/context.js';
 import type { ProgramModel } from './model/types.js';
-import { createProject } from './program.js';
+import { createProgram, importsNodeBuiltin, SourceCache } from './program.js';
 
 export interface Analysis {
   program: ProgramModel;
   warnings: string[];
   /** Which pass gave the answer (for the bench and tests). */
   pass: Pass;
+  /** Why the fast pass handed over, when it did. */
+  fullPassReason?: string;
 }
 
 export function analyzeProject(config: ProjectConfig): Analysis {
+  const cache = new SourceCache();
   try {
-    return analyze(config, 'fast');
+    return analyze(config, 'fast', cache);
   } catch (err) {
     if (!(err instanceof NeedsFullPass)) throw err;
+    return { ...analyze(config, 'full', cache), fullPassReason: err.message };
   }
-  return analyze(config, 'full');
 }
 
 const RESERVED = new Set(['$with']);
+const ctxFile = (projectDir: string, file: string) => relative(projectDir, file).split(sep).join('/');
 
-function analyze(config: ProjectConfig, pass: Pass): Analysis {
+function analyze(config: ProjectConfig, pass: Pass, cache: SourceCache): Analysis {
   const { projectDir, modules } = config;
   const warnings: string[] = [];
-  const project = createProject({ projectDir, files: modules.map((m) => m.file), full: pass === 'full' });
-  const program = project.getProgram().compilerObject;
-  const ctx = new ModelContext(project.getTypeChecker().compilerObject, program, projectDir, pass, warnings, convertType);
+  // A package typed through Node's typings (pathe: `basename: typeof path.basename`) needs the thorough pass:
+  // hand over as soon as its declaration file is read; what was parsed so far is reused.
+  cache.onDeclarationFile = pass === 'fast' ? (sf) => {
+    if (importsNodeBuiltin(sf)) throw new NeedsFullPass(`${ctxFile(projectDir, sf.fileName)} imports a Node built-in`);
+  } : undefined;
+  const program = createProgram({ projectDir, files: modules.map((m) => m.file), full: pass === 'full', cache });
+  const ctx = new ModelContext(program.getTypeChecker(), program, projectDir, pass, warnings, convertType);
   const result: ModuleResult = { targets: [], refusals: [], excluded: [] };
   const exclude = new Set(config.exclude);
   for (const m of modules) {

@@ -1,12 +1,24 @@
 /**
- * The ts-morph project the compiler analyses. Settings are fixed, not read
+ * The TypeScript program the compiler analyses. Settings are fixed, not read
  * from the user's tsconfig: `lib: ES2022` and no ambient `@types` so the DOM
  * and Node's typings are not loaded unless needed (they double cold start);
- * Node's types are added only when a signature needs them (see index.ts).
+ * Node's types are added only by the thorough pass (see passes.ts).
+ *
+ * A plain `ts.createProgram` over the real file system, with two things of
+ * our own: the default library comes from the TypeScript that ts-morph
+ * bundles (it is not on disk), and parsed files are kept in a `SourceCache`
+ * so the thorough pass re-reads only what it adds (Node's typings), not the
+ * hundreds of declaration files a package like date-fns brings.
+ *
+ * Each file's module format is taken from its package.json (`"type":
+ * "module"`), as Node and tsc do: an ESM project resolves a package's
+ * `import` conditions, not its `require` ones.
  */
 import { existsSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { Project, ts } from 'ts-morph';
+import { getLibFiles } from '@ts-morph/common';
+import { ts } from 'ts-morph';
 import { agentixRoot } from './config.js';
 
 export interface ProgramOptions {
@@ -18,10 +30,90 @@ export interface ProgramOptions {
    * index.ts rather than the sandbox-side view.
    */
   full: boolean;
+  /** Parsed files shared between the passes of one run. */
+  cache?: SourceCache;
 }
 
-export function createProject(opts: ProgramOptions): Project {
-  const compilerOptions: ts.CompilerOptions = {
+/** Where the bundled default library appears to live (a virtual folder). */
+const LIB_DIR = '/node_modules/typescript/lib';
+let libTexts: Map<string, string> | undefined;
+const libText = (file: string) => (libTexts ??= new Map(getLibFiles().map((f) => [`${LIB_DIR}/${f.fileName}`, f.text]))).get(file);
+
+/**
+ * Parsed source files shared by the passes of one run (by name and parse
+ * settings; both passes parse alike). Declaration files from packages and the
+ * default library are parsed without their JSDoc — most of Node's typings is
+ * documentation — and `docComment` reads a target's documentation from a
+ * second parse of just that file when a stub needs it.
+ */
+export class SourceCache {
+  private readonly files = new Map<string, ts.SourceFile>();
+  /** Set by the fast pass: called with each declaration file as it is parsed. */
+  onDeclarationFile?: (sf: ts.SourceFile) => void;
+
+  get(fileName: string, settings: ts.ScriptTarget | ts.CreateSourceFileOptions, read: () => string | undefined): ts.SourceFile | undefined {
+    const key = `${fileName}\0${typeof settings === 'object' ? `${settings.languageVersion}/${settings.impliedNodeFormat}` : settings}`;
+    let sf = this.files.get(key);
+    if (!sf) {
+      const text = read();
+      if (text === undefined) return undefined;
+      const o: ts.CreateSourceFileOptions = typeof settings === 'object' ? { ...settings } : { languageVersion: settings };
+      const library = fileName.startsWith(LIB_DIR + '/') || fileName.includes('/node_modules/');
+      if (library) o.jsDocParsingMode = ts.JSDocParsingMode.ParseNone;
+      sf = ts.createSourceFile(fileName, text, o, true);
+      if (library) withoutDocs.add(sf);
+      this.files.set(key, sf);
+    }
+    if (sf.isDeclarationFile && !sf.fileName.startsWith(LIB_DIR + '/')) this.onDeclarationFile?.(sf);
+    return sf;
+  }
+}
+
+const withoutDocs = new WeakSet<ts.SourceFile>();
+const reparsed = new WeakMap<ts.SourceFile, ts.SourceFile>();
+
+/** The JSDoc text of a declaration (its main comment, as a stub's doc comment shows it). */
+export function docComment(node: ts.Node): string | undefined {
+  const sf = node.getSourceFile();
+  let at: ts.Node | undefined = node;
+  if (withoutDocs.has(sf)) {
+    let full = reparsed.get(sf);
+    if (!full) reparsed.set(sf, (full = ts.createSourceFile(sf.fileName, sf.text, { languageVersion: sf.languageVersion, jsDocParsingMode: ts.JSDocParsingMode.ParseAll }, true)));
+    at = nodeAt(full, node);
+  }
+  if (!at) return undefined;
+  const docs = ts.getJSDocCommentsAndTags(at).filter(ts.isJSDoc);
+  const text = docs.length > 0 ? ts.getTextOfJSDocComment(docs[docs.length - 1]!.comment)?.trim() : undefined;
+  return text || undefined;
+}
+
+/** The node of `kind` spanning exactly `like`'s range in another parse of the same text. */
+function nodeAt(root: ts.Node, like: ts.Node): ts.Node | undefined {
+  let found: ts.Node | undefined;
+  const visit = (n: ts.Node): void => {
+    if (found || n.pos > like.pos || n.end < like.end) return;
+    if (n.pos === like.pos && n.end === like.end && n.kind === like.kind) found = n;
+    else ts.forEachChild(n, visit);
+  };
+  visit(root);
+  return found;
+}
+
+/** A top-level import or re-export of a Node built-in (`node:path`, `fs`) in a declaration file. */
+export function importsNodeBuiltin(sf: ts.SourceFile): boolean {
+  for (const st of sf.statements) {
+    const spec = ts.isImportDeclaration(st) || ts.isExportDeclaration(st) ? st.moduleSpecifier
+      : ts.isImportEqualsDeclaration(st) && ts.isExternalModuleReference(st.moduleReference) ? st.moduleReference.expression : undefined;
+    if (spec && ts.isStringLiteral(spec) && isNodeBuiltin(spec.text)) return true;
+  }
+  return false;
+}
+
+let builtins: Set<string> | undefined;
+const isNodeBuiltin = (name: string) => name.startsWith('node:') || (builtins ??= new Set(builtinModules)).has(name);
+
+export function createProgram(opts: ProgramOptions): ts.Program {
+  const options: ts.CompilerOptions = {
     target: ts.ScriptTarget.ES2022,
     lib: ['lib.es2022.d.ts'],
     types: [],
@@ -34,10 +126,10 @@ export function createProject(opts: ProgramOptions): Project {
     resolveJsonModule: true,
     esModuleInterop: true,
   };
-  Object.assign(compilerOptions, projectPaths(opts.projectDir));
+  Object.assign(options, projectPaths(opts.projectDir));
   if (opts.full) {
     const typeRoots = typeRootsWithNode(opts.projectDir);
-    if (typeRoots.length > 0) Object.assign(compilerOptions, { types: ['node'], typeRoots });
+    if (typeRoots.length > 0) Object.assign(options, { types: ['node'], typeRoots });
   }
   // Project code imports the sandbox-side API from 'agentix' (Channel, currentSignal). Resolved the usual way
   // it would load the whole package's typings (client, ws, dockerode) and double the cold start, so the quick
@@ -45,17 +137,24 @@ export function createProject(opts: ProgramOptions): Project {
   // sources inside this repository, where it would resolve to an unbuilt dist/.
   const root = agentixRoot();
   const view = join(root, 'runtime', 'sandbox-api.ts');
-  const probe = ts.resolveModuleName('agentix', opts.files[0]!, compilerOptions, ts.sys);
+  const probe = ts.resolveModuleName('agentix', opts.files[0]!, options, ts.sys, undefined, undefined, ts.ModuleKind.ESNext);
   const resolves = !!probe.resolvedModule && existsSync(probe.resolvedModule.resolvedFileName);
   const index = join(root, 'index.ts');
   const target = !opts.full && existsSync(view) ? view : resolves ? undefined : existsSync(index) ? index : view;
   if (target) {
-    compilerOptions.paths = { ...compilerOptions.paths, agentix: [target] };
-    compilerOptions.baseUrl ??= opts.projectDir;
+    options.paths = { ...options.paths, agentix: [target] };
+    options.baseUrl ??= opts.projectDir;
   }
-  const project = new Project({ compilerOptions, skipAddingFilesFromTsConfig: true, skipFileDependencyResolution: true });
-  for (const f of opts.files) project.addSourceFileAtPath(f);
-  return project;
+  const host = ts.createCompilerHost(options, true);
+  const cache = opts.cache ?? new SourceCache();
+  host.getDefaultLibLocation = () => LIB_DIR;
+  host.getDefaultLibFileName = (o) => `${LIB_DIR}/${ts.getDefaultLibFileName(o)}`;
+  const fileExists = host.fileExists.bind(host);
+  const readFile = host.readFile.bind(host);
+  host.fileExists = (f) => (f.startsWith(LIB_DIR + '/') ? libText(f) !== undefined : fileExists(f));
+  host.readFile = (f) => (f.startsWith(LIB_DIR + '/') ? libText(f) : readFile(f));
+  host.getSourceFile = (fileName, settings) => cache.get(fileName, settings, () => host.readFile(fileName));
+  return ts.createProgram({ rootNames: opts.files, options, host });
 }
 
 /** `node_modules/@types` folders (above the project, then above agentix) that hold `node`. */

@@ -17,6 +17,8 @@ export interface Where {
   line: number;
   /** `parameter "input" of run`, `property "tags" of User`. */
   label: string;
+  /** For notes and warnings, where the file:line already says which: `property "tags"`. */
+  brief?: string;
   /** The type annotation as written there, if any (names an unresolved type). */
   written?: string;
   /** The annotation node: an `any` is the user's own only if it is spelled in it. */
@@ -172,9 +174,10 @@ export class ModelContext {
   }
 
   /** Runs `fn` with `node` as the current location (only for nodes outside TypeScript's default library). */
-  at<T>(node: ts.Node | undefined, label: string, fn: () => T): T {
+  at<T>(node: ts.Node | undefined, label: string, fn: () => T, brief?: string): T {
     if (!node || this.isDefaultLibrary(node.getSourceFile())) return fn();
     const where = this.locate(node, label);
+    if (brief) where.brief = brief;
     if (where.typeNode) this.requireResolved(where.typeNode);
     this.whereStack.push(where);
     try {
@@ -213,14 +216,16 @@ export class ModelContext {
 
   warn(message: string): void {
     const w = this.where();
-    this.warnings.push(w ? `${w.file}:${w.line}: ${w.label ? `${w.label}: ` : ''}${message}` : message);
+    const line = w ? `${w.file}:${w.line}: ${(w.brief ?? w.label) ? `${w.brief ?? w.label}: ` : ''}${message}` : message;
+    if (this.warnings.includes(line)) return;
+    this.warnings.push(line);
     this.record(() => this.warnings.pop());
   }
 
   /** Something left out of the wire type on purpose; listed under the summary. */
   note(message: string): void {
     const w = this.where();
-    const line = w ? `${w.file}:${w.line}: ${w.label ? `${w.label}: ` : ''}${message}` : message;
+    const line = w ? `${w.file}:${w.line}: ${(w.brief ?? w.label) ? `${w.brief ?? w.label}: ` : ''}${message}` : message;
     if (this.notes.has(line)) return;
     this.notes.add(line);
     this.record(() => this.notes.delete(line));

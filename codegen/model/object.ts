@@ -34,24 +34,25 @@ export function objectModel(type: ts.Type, ctx: ModelContext): TypeModel {
     const decl = prop.valueDeclaration ?? prop.declarations?.[0];
     if (isSymbolKeyed(prop)) {
       const shown = decl && (ts.isPropertySignature(decl) || ts.isPropertyDeclaration(decl)) ? decl.name.getText() : '[symbol]';
-      ctx.at(decl, `property ${shown} of ${owner}`, () => ctx.note('symbol-keyed property left out (symbol keys never cross the wire)'));
+      ctx.at(decl, `property ${shown} of ${owner}`, () => ctx.note('symbol-keyed property left out (symbol keys never cross the wire)'), `property ${shown}`);
       continue;
     }
     const optional = (prop.flags & ts.SymbolFlags.Optional) !== 0;
     const propType = c.getTypeOfSymbol(prop);
     const label = `property "${prop.name}" of ${owner}`;
+    const brief = `property "${prop.name}"`;
     if (optional && isOnlyCallable(propType, ctx)) {
-      ctx.at(decl, label, () => ctx.note('optional function-typed property left out of the wire type (functions cannot cross the wire)'));
+      ctx.at(decl, label, () => ctx.note('optional function-typed property left out of the wire type (functions cannot cross the wire)'), brief);
       continue;
     }
     let model: TypeModel;
     try {
-      model = ctx.at(decl, label, () => ctx.attempt(() => (optional ? convertWithoutUndefined(propType, ctx) : ctx.convert(propType))));
+      model = ctx.at(decl, label, () => ctx.attempt(() => (optional ? convertWithoutUndefined(propType, ctx) : ctx.convert(propType))), brief);
     } catch (err) {
       // An optional argument property that cannot cross the wire (`locale?: Locale` full of functions) is simply not sent.
       if (!optional || ctx.direction !== 'in' || !(err instanceof GenError) || err.code !== 'wire') throw err;
       ctx.markNarrowed();
-      ctx.at(decl, label, () => ctx.note(`optional property left out of the argument type: ${err.detail}`));
+      ctx.at(decl, label, () => ctx.note('optional property left out of the argument type (its type cannot cross the wire)'), brief);
       continue;
     }
     properties.push(optional ? { name: prop.name, type: model, optional } : { name: prop.name, type: model });
@@ -71,12 +72,12 @@ const isSymbolKeyed = (prop: ts.Symbol) => (prop.escapedName as string).startsWi
 function indexModel(infos: readonly ts.IndexInfo[], owner: string, ctx: ModelContext): TypeModel | undefined {
   const keyed = infos.filter((info) => {
     if (!(info.keyType.flags & (ts.TypeFlags.ESSymbol | ts.TypeFlags.UniqueESSymbol))) return true;
-    ctx.at(info.declaration, `index signature of ${owner}`, () => ctx.note('symbol index signature left out (symbol keys never cross the wire)'));
+    ctx.at(info.declaration, `index signature of ${owner}`, () => ctx.note('symbol index signature left out (symbol keys never cross the wire)'), 'index signature');
     return false;
   });
   const strings = keyed.filter((i) => i.keyType.flags & ts.TypeFlags.String);
   const chosen = strings.length > 0 ? strings : keyed;
   if (chosen.length === 0) return undefined;
-  const values = chosen.map((info) => ctx.at(info.declaration, `index signature of ${owner}`, () => ctx.convert(info.type)));
+  const values = chosen.map((info) => ctx.at(info.declaration, `index signature of ${owner}`, () => ctx.convert(info.type), 'index signature'));
   return unionOf(values);
 }

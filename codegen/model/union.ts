@@ -45,7 +45,8 @@ export function unionModel(types: readonly ts.Type[], ctx: ModelContext): TypeMo
     } catch (err) {
       if (ctx.direction !== 'in' || !(err instanceof GenError) || err.code !== 'wire') throw err;
       firstDrop ??= err;
-      dropped.push(ctx.typeText(t));
+      const text = ctx.typeText(t);
+      dropped.push(text.length > 80 ? `${text.slice(0, 77)}...` : text);
       continue;
     }
     members.push(m);

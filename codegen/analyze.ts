@@ -17,7 +17,7 @@ import { docComment } from './program.js';
 import { isOnlyCallable } from './model/callable.js';
 import type { ModelContext } from './model/context.js';
 import { isReference } from './model/flags.js';
-import { sameModel } from './model/same.js';
+import { sameModel } from './model/merge.js';
 import { convertWithoutUndefined, unionModel } from './model/union.js';
 import { isErrorType } from './model/unresolved.js';
 import type { ParamModel, SignatureModel, TargetModel, TypeModel } from './model/types.js';

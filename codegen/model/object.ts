@@ -13,7 +13,8 @@ import type { Matcher, ModelContext } from './context.js';
 import type { PropertyModel, TypeModel } from './types.js';
 import { GenError } from '../errors.js';
 import { isCallable, isOnlyCallable } from './callable.js';
-import { convertWithoutUndefined, unionOf } from './union.js';
+import { unionOf } from './merge.js';
+import { convertWithoutUndefined } from './union.js';
 
 export const object: Matcher = {
   kind: 'object',

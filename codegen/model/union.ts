@@ -12,7 +12,7 @@
 import { ts } from 'ts-morph';
 import type { Matcher, ModelContext } from './context.js';
 import { GenError } from '../errors.js';
-import { sameModel } from './same.js';
+import { unionOf } from './merge.js';
 import type { TypeModel } from './types.js';
 
 export const union: Matcher = {
@@ -61,18 +61,6 @@ export function unionModel(types: readonly ts.Type[], ctx: ModelContext): TypeMo
     ctx.note(`${dropped.join(', ')} left out of the argument type (cannot cross the wire)`);
   }
   return unionOf(members);
-}
-
-/** One model for several: nested unions flattened, duplicates removed, a single member unwrapped. */
-export function unionOf(models: TypeModel[]): TypeModel {
-  const members: TypeModel[] = [];
-  for (const m of models.flatMap((x) => (x.kind === 'union' ? x.members : [x]))) {
-    if (!members.some((y) => sameModel(y, m))) members.push(m);
-  }
-  if (members.some((m) => m.kind === 'unknown')) return { kind: 'unknown' };
-  const any = members.find((m) => m.kind === 'any');
-  if (any) return any;
-  return members.length === 1 ? members[0]! : { kind: 'union', members };
 }
 
 /**

@@ -31,8 +31,12 @@ export function linkFixturePlugins(): void {
   symlinkSync('../vendor/agentix-plugin-greet', link, 'dir');
 }
 
-/** A throwaway project: `files` maps relative paths to contents. Remove it with `cleanup`. */
-export function tempProject(files: Record<string, string>, agentix: Record<string, unknown> = { plugins: [] }): { dir: string; cleanup: () => void } {
+/**
+ * A throwaway project: `files` maps relative paths to contents. Remove it
+ * with `cleanup`. `withPackages` links this checkout's node_modules into it,
+ * for projects that re-export installed packages.
+ */
+export function tempProject(files: Record<string, string>, agentix: Record<string, unknown> = { plugins: [] }, opts: { withPackages?: boolean } = {}): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'agentix-codegen-'));
   const all: Record<string, string> = {
     'package.json': JSON.stringify({ name: 'tmp-project', private: true, type: 'module', agentix }, null, 2),
@@ -42,5 +46,6 @@ export function tempProject(files: Record<string, string>, agentix: Record<strin
     mkdirSync(dirname(join(dir, rel)), { recursive: true });
     writeFileSync(join(dir, rel), content);
   }
+  if (opts.withPackages) symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'), 'dir');
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -9,7 +9,8 @@
  * function with properties). A refused export does not stop the analysis:
  * every refusal of the run is collected, one per export and problem.
  */
-import { ts } from 'ts-morph';
+import { ts } from './ts.js';
+import type { ts as TS } from 'ts-morph';
 import { channelItemType } from './channel.js';
 import { GenError, type Refusal } from './errors.js';
 import { moduleExports, type ModuleExport } from './exports.js';
@@ -39,7 +40,7 @@ class Problems extends GenError {
   }
 }
 
-export function analyzeModule(sf: ts.SourceFile, moduleId: string, ctx: ModelContext, exclude: ReadonlySet<string>, out: ModuleResult): void {
+export function analyzeModule(sf: TS.SourceFile, moduleId: string, ctx: ModelContext, exclude: ReadonlySet<string>, out: ModuleResult): void {
   const siteFile = ctx.displayFile(sf.fileName);
   for (const e of moduleExports(sf, ctx.checker)) {
     const name = moduleId === 'app' ? e.name : `${moduleId}.${e.name}`;
@@ -95,7 +96,7 @@ function analyzeExport(name: string, moduleId: string, e: ModuleExport, site: { 
     return ctx.at(decl, '', () => ctx.fail('its type does not resolve (a missing import or a type that does not exist); the compiler cannot say whether it is a function', 'unresolved'));
   }
   if (type.flags & ts.TypeFlags.Any) {
-    const spelled = (decl as { type?: ts.Node }).type?.kind === ts.SyntaxKind.AnyKeyword;
+    const spelled = (decl as { type?: TS.Node }).type?.kind === ts.SyntaxKind.AnyKeyword;
     if (!spelled) ctx.unsure(`export ${name} is typed any`);
     ctx.warnings.push(`${site.file}:${site.line}: ${label} is typed \`any\`, so nothing says it can be called; not a target (give it a function type)`);
     return undefined;
@@ -115,7 +116,7 @@ interface Analysed {
   inboxIndex?: number;
 }
 
-function analyzeFunction(name: string, moduleId: string, exportName: string, decl: ts.Node, signatures: readonly ts.Signature[], site: { file: string; line: number }, ctx: ModelContext): TargetModel {
+function analyzeFunction(name: string, moduleId: string, exportName: string, decl: TS.Node, signatures: readonly TS.Signature[], site: { file: string; line: number }, ctx: ModelContext): TargetModel {
   const kept: Analysed[] = [];
   const failures: GenError[] = [];
   const dropped: string[] = [];
@@ -158,21 +159,21 @@ const sameSignature = (a: SignatureModel, b: SignatureModel) =>
   sameModel(a.returns, b.returns) && a.params.length === b.params.length && a.params.every((p, i) => JSON.stringify(p) === JSON.stringify(b.params[i]));
 
 /** The documentation a stub carries: the first overload's, else the export's own (`const f: typeof g`). */
-function docOf(sig: ts.Signature, decl: ts.Node): string | undefined {
+function docOf(sig: TS.Signature, decl: TS.Node): string | undefined {
   const own = sig.getDeclaration();
   return (own && docComment(own)) || docComment(ts.isVariableDeclaration(decl) ? decl : decl);
 }
 
 interface ParamInfo {
-  symbol: ts.Symbol;
-  decl: ts.ParameterDeclaration | undefined;
+  symbol: TS.Symbol;
+  decl: TS.ParameterDeclaration | undefined;
   name: string;
-  type: ts.Type;
+  type: TS.Type;
   optional: boolean;
   rest: boolean;
 }
 
-function analyzeSignature(name: string, node: ts.Node, sig: ts.Signature, ctx: ModelContext): Analysed {
+function analyzeSignature(name: string, node: TS.Node, sig: TS.Signature, ctx: ModelContext): Analysed {
   const c = ctx.checker;
   return ctx.at(node, `function ${name}`, () => {
     if (sig.typeParameters && sig.typeParameters.length > 0) {
@@ -217,7 +218,7 @@ function analyzeSignature(name: string, node: ts.Node, sig: ts.Signature, ctx: M
         // An array, or a union of arrays (`Uint8Array[] | Bytes[]`, as helper types produce): the elements' union.
         const arrays = p.type.isUnion() ? p.type.types : [p.type];
         if (!arrays.every((t) => c.isArrayType(t))) ctx.fail(`rest parameter of type ${ctx.typeText(p.type)}: only array rest parameters (...xs: T[]) are supported`);
-        const elements = arrays.map((t) => c.getTypeArguments(t as ts.TypeReference)[0]!);
+        const elements = arrays.map((t) => c.getTypeArguments(t as TS.TypeReference)[0]!);
         const readonly = arrays.every((t) => t.getSymbol()?.name === 'ReadonlyArray');
         const type = ctx.convertAs('in', elements[0]!, () => unionModel(elements, ctx));
         params.push({ name: p.name, type, rest: true, ...(readonly ? { readonly } : {}) });
@@ -242,7 +243,7 @@ function analyzeSignature(name: string, node: ts.Node, sig: ts.Signature, ctx: M
   });
 }
 
-function analyzeResult(ret: ts.Type, ctx: ModelContext): { shape: 'unary' | 'stream'; type: TypeModel } {
+function analyzeResult(ret: TS.Type, ctx: ModelContext): { shape: 'unary' | 'stream'; type: TypeModel } {
   const c = ctx.checker;
   const item = asyncIterableItem(ret, ctx);
   if (item) return { shape: 'stream', type: ctx.convertAs('out', item) };
@@ -257,9 +258,9 @@ function analyzeResult(ret: ts.Type, ctx: ModelContext): { shape: 'unary' | 'str
   return { shape: 'unary', type: ctx.convertAs('out', awaited) };
 }
 
-function asyncIterableItem(type: ts.Type, ctx: ModelContext): ts.Type | undefined {
+function asyncIterableItem(type: TS.Type, ctx: ModelContext): TS.Type | undefined {
   const symbol = type.getSymbol();
   if (!symbol || !ASYNC_ITERABLES.has(symbol.name) || !ctx.isFromDefaultLib(symbol)) return undefined;
-  const args = isReference(type) ? ctx.checker.getTypeArguments(type as ts.TypeReference) : [];
+  const args = isReference(type) ? ctx.checker.getTypeArguments(type as TS.TypeReference) : [];
   return args[0] ?? ctx.checker.getUnknownType();
 }

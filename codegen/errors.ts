@@ -12,17 +12,21 @@ export class GenError extends Error {
   /** cli/main.ts prints errors marked friendly without a stack (serve and build call the compiler too). */
   readonly friendly = true;
   /** The message without the `file:line: ` prefix. */
-  readonly detail: string;
+  declare readonly detail: string;
   constructor(
-    message: string,
+    /** Or a function making it, called only if the message is read (many refusals are caught and dropped unread). */
+    message: string | (() => string),
     /** File relative to the project root (or absolute when outside it). */
     readonly file?: string,
     /** 1-based line number. */
     readonly line?: number,
     readonly code?: RefusalCode,
   ) {
-    super(file ? `${file}${line ? `:${line}` : ''}: ${message}` : message);
-    this.detail = message;
+    super();
+    let made: string | undefined;
+    const detail = () => (made ??= typeof message === 'string' ? message : message());
+    Object.defineProperty(this, 'detail', { get: detail, enumerable: false });
+    Object.defineProperty(this, 'message', { get: () => (file ? `${file}${line ? `:${line}` : ''}: ${detail()}` : detail()), enumerable: false, configurable: true });
   }
 }
 

@@ -3,25 +3,26 @@
  * module that exports it (the declaration, the `export { … }` specifier, or
  * the `export * from` line), so a refusal can name the line the user wrote.
  */
-import { ts } from 'ts-morph';
+import { ts } from './ts.js';
+import type { ts as TS } from 'ts-morph';
 
 export interface ModuleExport {
   /** Export name (`default` for a default export). */
   name: string;
   /** The export's own symbol (an alias for re-exports). */
-  symbol: ts.Symbol;
+  symbol: TS.Symbol;
   /** What it stands for (aliases followed); no declarations when it does not resolve. */
-  target: ts.Symbol;
+  target: TS.Symbol;
   /** The 1-based line of the module that exports it. */
   line: number;
 }
 
-export function moduleExports(sf: ts.SourceFile, checker: ts.TypeChecker): ModuleExport[] {
+export function moduleExports(sf: TS.SourceFile, checker: TS.TypeChecker): ModuleExport[] {
   const moduleSymbol = checker.getSymbolAtLocation(sf);
   if (!moduleSymbol) return [];
   const starLines = new Map<string, number>();
-  const lineOf = (node: ts.Node) => sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1;
-  const starSources = sf.statements.filter((s): s is ts.ExportDeclaration => ts.isExportDeclaration(s) && !s.exportClause && !!s.moduleSpecifier && !s.isTypeOnly);
+  const lineOf = (node: TS.Node) => sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1;
+  const starSources = sf.statements.filter((s): s is TS.ExportDeclaration => ts.isExportDeclaration(s) && !s.exportClause && !!s.moduleSpecifier && !s.isTypeOnly);
   const starLine = (name: string): number => {
     if (starLines.size === 0) {
       // Later `export *` lines do not override earlier ones (the first wins, as for the checker).

@@ -10,7 +10,7 @@
  * their bodies (the bash and files plugins) stay on the fast pass.
  */
 import { relative, sep } from 'node:path';
-import { ts } from 'ts-morph';
+import { ts } from './ts.js';
 import { analyzeModule, type ModuleResult } from './analyze.js';
 import { assertModelSound } from './check.js';
 import { APP_MODULE, type ProjectConfig } from './config.js';

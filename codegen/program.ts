@@ -17,8 +17,8 @@
 import { existsSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { getLibFiles } from '@ts-morph/common';
-import { ts } from 'ts-morph';
+import { getLibFiles, ts } from './ts.js';
+import type { ts as TS } from 'ts-morph';
 import { agentixRoot } from './config.js';
 
 export interface ProgramOptions {
@@ -41,27 +41,23 @@ const libText = (file: string) => (libTexts ??= new Map(getLibFiles().map((f) =>
 
 /**
  * Parsed source files shared by the passes of one run (by name and parse
- * settings; both passes parse alike). Declaration files from packages and the
- * default library are parsed without their JSDoc — most of Node's typings is
- * documentation — and `docComment` reads a target's documentation from a
- * second parse of just that file when a stub needs it.
+ * settings; both passes parse alike). Files are parsed without their JSDoc:
+ * types never come from it in TypeScript files, and most of Node's typings is
+ * documentation. `docComment` reads a target's documentation from the text.
  */
 export class SourceCache {
-  private readonly files = new Map<string, ts.SourceFile>();
+  private readonly files = new Map<string, TS.SourceFile>();
   /** Set by the fast pass: called with each declaration file as it is parsed. */
-  onDeclarationFile?: (sf: ts.SourceFile) => void;
+  onDeclarationFile?: (sf: TS.SourceFile) => void;
 
-  get(fileName: string, settings: ts.ScriptTarget | ts.CreateSourceFileOptions, read: () => string | undefined): ts.SourceFile | undefined {
+  get(fileName: string, settings: TS.ScriptTarget | TS.CreateSourceFileOptions, read: () => string | undefined): TS.SourceFile | undefined {
     const key = `${fileName}\0${typeof settings === 'object' ? `${settings.languageVersion}/${settings.impliedNodeFormat}` : settings}`;
     let sf = this.files.get(key);
     if (!sf) {
       const text = read();
       if (text === undefined) return undefined;
-      const o: ts.CreateSourceFileOptions = typeof settings === 'object' ? { ...settings } : { languageVersion: settings };
-      const library = fileName.startsWith(LIB_DIR + '/') || fileName.includes('/node_modules/');
-      if (library) o.jsDocParsingMode = ts.JSDocParsingMode.ParseNone;
-      sf = ts.createSourceFile(fileName, text, o, true);
-      if (library) withoutDocs.add(sf);
+      const o: TS.CreateSourceFileOptions = typeof settings === 'object' ? { ...settings } : { languageVersion: settings };
+      sf = ts.createSourceFile(fileName, text, { ...o, jsDocParsingMode: ts.JSDocParsingMode.ParseNone }, true);
       this.files.set(key, sf);
     }
     if (sf.isDeclarationFile && !sf.fileName.startsWith(LIB_DIR + '/')) this.onDeclarationFile?.(sf);
@@ -69,38 +65,24 @@ export class SourceCache {
   }
 }
 
-const withoutDocs = new WeakSet<ts.SourceFile>();
-const reparsed = new WeakMap<ts.SourceFile, ts.SourceFile>();
-
-/** The JSDoc text of a declaration (its main comment, as a stub's doc comment shows it). */
-export function docComment(node: ts.Node): string | undefined {
+/**
+ * The main text of a declaration's JSDoc comment (without its tags), as a
+ * stub's doc comment shows it: read from the comment before the declaration
+ * (the statement, for a variable).
+ */
+export function docComment(node: TS.Node): string | undefined {
   const sf = node.getSourceFile();
-  let at: ts.Node | undefined = node;
-  if (withoutDocs.has(sf)) {
-    let full = reparsed.get(sf);
-    if (!full) reparsed.set(sf, (full = ts.createSourceFile(sf.fileName, sf.text, { languageVersion: sf.languageVersion, jsDocParsingMode: ts.JSDocParsingMode.ParseAll }, true)));
-    at = nodeAt(full, node);
-  }
-  if (!at) return undefined;
-  const docs = ts.getJSDocCommentsAndTags(at).filter(ts.isJSDoc);
-  const text = docs.length > 0 ? ts.getTextOfJSDocComment(docs[docs.length - 1]!.comment)?.trim() : undefined;
+  const at = ts.isVariableDeclaration(node) && ts.isVariableDeclarationList(node.parent) ? node.parent.parent : node;
+  const comment = (ts.getLeadingCommentRanges(sf.text, at.pos) ?? []).filter((r) => sf.text.startsWith('/**', r.pos) && r.end - r.pos > 4).pop();
+  if (!comment) return undefined;
+  const lines = sf.text.slice(comment.pos + 3, comment.end - 2).split('\n').map((l) => l.replace(/^\s*\*? ?/, '').trimEnd());
+  const tag = lines.findIndex((l) => l.startsWith('@'));
+  const text = (tag >= 0 ? lines.slice(0, tag) : lines).join('\n').trim();
   return text || undefined;
 }
 
-/** The node of `kind` spanning exactly `like`'s range in another parse of the same text. */
-function nodeAt(root: ts.Node, like: ts.Node): ts.Node | undefined {
-  let found: ts.Node | undefined;
-  const visit = (n: ts.Node): void => {
-    if (found || n.pos > like.pos || n.end < like.end) return;
-    if (n.pos === like.pos && n.end === like.end && n.kind === like.kind) found = n;
-    else ts.forEachChild(n, visit);
-  };
-  visit(root);
-  return found;
-}
-
 /** A top-level import or re-export of a Node built-in (`node:path`, `fs`) in a declaration file. */
-export function importsNodeBuiltin(sf: ts.SourceFile): boolean {
+export function importsNodeBuiltin(sf: TS.SourceFile): boolean {
   for (const st of sf.statements) {
     const spec = ts.isImportDeclaration(st) || ts.isExportDeclaration(st) ? st.moduleSpecifier
       : ts.isImportEqualsDeclaration(st) && ts.isExternalModuleReference(st.moduleReference) ? st.moduleReference.expression : undefined;
@@ -112,8 +94,8 @@ export function importsNodeBuiltin(sf: ts.SourceFile): boolean {
 let builtins: Set<string> | undefined;
 const isNodeBuiltin = (name: string) => name.startsWith('node:') || (builtins ??= new Set(builtinModules)).has(name);
 
-export function createProgram(opts: ProgramOptions): ts.Program {
-  const options: ts.CompilerOptions = {
+export function createProgram(opts: ProgramOptions): TS.Program {
+  const options: TS.CompilerOptions = {
     target: ts.ScriptTarget.ES2022,
     lib: ['lib.es2022.d.ts'],
     types: [],
@@ -174,7 +156,7 @@ function typeRootsWithNode(projectDir: string): string[] {
  * (`paths`, `baseUrl`), without which its imports would not resolve. Its
  * `extends` chain is not followed.
  */
-function projectPaths(projectDir: string): Pick<ts.CompilerOptions, 'paths' | 'baseUrl'> {
+function projectPaths(projectDir: string): Pick<TS.CompilerOptions, 'paths' | 'baseUrl'> {
   const file = join(projectDir, 'tsconfig.json');
   if (!existsSync(file)) return {};
   const { config } = ts.readConfigFile(file, ts.sys.readFile);

@@ -35,10 +35,15 @@ export interface SandboxFigures {
   skipped?: string;
 }
 
+/** Cold `agentix gen` runs: the median and every run, and the median peak RSS of the gen process. */
+export interface GenTimes { coldMs: number; runs: number[]; peakRssMiB?: number }
+
 export interface ToolingFigures {
   cli?: string;
-  genBench?: { coldMs: number; runs: number[] } | Failed;
-  genLarge?: { functions: number; coldMs: number; runs: number[] } | Failed;
+  genBench?: GenTimes | Failed;
+  genLarge?: ({ functions: number } & GenTimes) | Failed;
+  /** fixtures/codegen/corpus: functions re-exported from real npm packages' typings. */
+  genCorpus?: ({ functions: number; packages: number } & GenTimes) | Failed;
   buildCold?: { ms: number } | Failed | Skipped;
   buildWarm?: { ms: number; change: string } | Failed | Skipped;
   imageBytes?: number | Failed | Skipped;

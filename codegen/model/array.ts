@@ -4,7 +4,7 @@
  * `readonly T[]`: an array is what can be sent for it (a narrowing, so not
  * for results).
  */
-import { ts } from 'ts-morph';
+import type { ts as TS } from 'ts-morph';
 import type { Matcher } from './context.js';
 
 export const array: Matcher = {
@@ -12,12 +12,12 @@ export const array: Matcher = {
   match(type, ctx) {
     const symbol = type.getSymbol();
     if (ctx.checker.isArrayType(type)) {
-      const [item] = ctx.checker.getTypeArguments(type as ts.TypeReference);
+      const [item] = ctx.checker.getTypeArguments(type as TS.TypeReference);
       const items = ctx.convert(item!);
       return symbol?.name === 'ReadonlyArray' ? { kind: 'array', items, readonly: true } : { kind: 'array', items };
     }
     if (symbol?.name === 'ArrayLike' && ctx.isFromDefaultLib(symbol) && ctx.direction === 'in') {
-      const [item] = ctx.checker.getTypeArguments(type as ts.TypeReference);
+      const [item] = ctx.checker.getTypeArguments(type as TS.TypeReference);
       ctx.markNarrowed();
       return { kind: 'array', items: ctx.convert(item ?? ctx.checker.getUnknownType()), readonly: true };
     }

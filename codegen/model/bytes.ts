@@ -3,10 +3,10 @@
  * Node's `Buffer`, and intersections of them (`Uint8Array & Uint8Array<ArrayBuffer>`,
  * as hashing libraries write). msgpack bin on the wire, a Buffer when decoded.
  */
-import type { ts } from 'ts-morph';
+import type { ts as TS } from 'ts-morph';
 import type { Matcher, ModelContext } from './context.js';
 
-function bytesOf(type: ts.Type, ctx: ModelContext): { kind: 'bytes'; buffer: boolean } | undefined {
+function bytesOf(type: TS.Type, ctx: ModelContext): { kind: 'bytes'; buffer: boolean } | undefined {
   if (type.isIntersection()) {
     const parts = type.types.map((t) => bytesOf(t, ctx));
     if (parts.some((p) => !p)) return undefined;

@@ -7,7 +7,8 @@
  * a journal, so a refused export — or a union member dropped from an
  * argument type — leaves nothing half-made behind: `attempt` rolls it back.
  */
-import { ts } from 'ts-morph';
+import { ts } from '../ts.js';
+import type { ts as TS } from 'ts-morph';
 import { relative, sep } from 'node:path';
 import { GenError, NeedsFullPass, type RefusalCode } from '../errors.js';
 import type { NamedModel, TypeModel } from './types.js';
@@ -22,7 +23,7 @@ export interface Where {
   /** The type annotation as written there, if any (names an unresolved type). */
   written?: string;
   /** The annotation node: an `any` is the user's own only if it is spelled in it. */
-  typeNode?: ts.TypeNode;
+  typeNode?: TS.TypeNode;
   /** A parameter, property or variable without a type annotation (or initializer): its `any` is implicit. */
   untyped?: boolean;
 }
@@ -33,7 +34,7 @@ export const PLACEHOLDER: TypeModel = Object.freeze({ kind: 'unknown' });
 export interface Matcher {
   /** For debugging and docs: the kind this matcher produces. */
   kind: string;
-  match(type: ts.Type, ctx: ModelContext): TypeModel | undefined;
+  match(type: TS.Type, ctx: ModelContext): TypeModel | undefined;
 }
 
 /**
@@ -49,13 +50,13 @@ export type Pass = 'fast' | 'full';
 
 export class ModelContext {
   readonly defs = new Map<string, NamedModel>();
-  private readonly defNames: Record<Direction, Map<ts.Type, string>> = { in: new Map(), out: new Map() };
+  private readonly defNames: Record<Direction, Map<TS.Type, string>> = { in: new Map(), out: new Map() };
   /** Argument-side definitions that dropped a union member: not valid as result types. */
   private readonly narrowed = new Set<string>();
   /** Named definitions being converted right now, innermost last. */
   private readonly namedStack: string[] = [];
   /** Types converted since the last named type was entered: meeting one again is recursion without a name. */
-  unnamedChain = new Set<ts.Type>();
+  unnamedChain = new Set<TS.Type>();
   direction: Direction = 'in';
   readonly notes = new Set<string>();
   /** Locations, innermost last; errors name the innermost one. */
@@ -63,25 +64,25 @@ export class ModelContext {
   private readonly journal: (() => void)[] = [];
 
   constructor(
-    readonly checker: ts.TypeChecker,
-    readonly program: ts.Program,
+    readonly checker: TS.TypeChecker,
+    readonly program: TS.Program,
     readonly projectDir: string,
     readonly pass: Pass,
     readonly warnings: string[],
-    private readonly dispatch: (type: ts.Type, ctx: ModelContext, skipNamed: boolean) => TypeModel,
+    private readonly dispatch: (type: TS.Type, ctx: ModelContext, skipNamed: boolean) => TypeModel,
   ) {}
 
-  convert(type: ts.Type): TypeModel {
+  convert(type: TS.Type): TypeModel {
     return this.dispatch(type, this, false);
   }
 
   /** Converts the structure of a named type (the named matcher itself is skipped). */
-  convertStructure(type: ts.Type): TypeModel {
+  convertStructure(type: TS.Type): TypeModel {
     return this.dispatch(type, this, true);
   }
 
   /** Converts with `direction` set (parameters `in`, results `out`). */
-  convertAs(direction: Direction, type: ts.Type, convert: (t: ts.Type) => TypeModel = (t) => this.convert(t)): TypeModel {
+  convertAs(direction: Direction, type: TS.Type, convert: (t: TS.Type) => TypeModel = (t) => this.convert(t)): TypeModel {
     const before = this.direction;
     this.direction = direction;
     try {
@@ -91,7 +92,7 @@ export class ModelContext {
     }
   }
 
-  typeText(type: ts.Type): string {
+  typeText(type: TS.Type): string {
     return this.checker.typeToString(type, undefined, ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.UseAliasDefinedOutsideCurrentScope);
   }
 
@@ -120,7 +121,7 @@ export class ModelContext {
   // ---- named definitions ----
 
   /** The definition already made for `type` that is valid in the current direction. */
-  lookupDef(type: ts.Type): string | undefined {
+  lookupDef(type: TS.Type): string | undefined {
     const own = this.defNames[this.direction].get(type);
     const other = own ?? this.defNames[this.direction === 'in' ? 'out' : 'in'].get(type);
     const name = own ?? (other !== undefined && (this.direction === 'in' || !this.narrowed.has(other)) ? other : undefined);
@@ -129,7 +130,7 @@ export class ModelContext {
   }
 
   /** Reserves a unique def name for `type` (a second, different `User` becomes `User_2`) before its structure is converted. */
-  registerDef(type: ts.Type, base: string): string {
+  registerDef(type: TS.Type, base: string): string {
     let name = base;
     for (let i = 2; this.defs.has(name); i++) name = `${base}_${i}`;
     this.setDef(name, PLACEHOLDER);
@@ -174,9 +175,11 @@ export class ModelContext {
   }
 
   /** Runs `fn` with `node` as the current location (only for nodes outside TypeScript's default library). */
-  at<T>(node: ts.Node | undefined, label: string, fn: () => T, brief?: string): T {
+  at<T>(node: TS.Node | undefined, label: string | (() => string), fn: () => T, brief?: string): T {
     if (!node || this.isDefaultLibrary(node.getSourceFile())) return fn();
-    const where = this.locate(node, label);
+    // A label spelling a type is made only if a message needs it: printing types is a good part of the checker's time.
+    const where = this.locate(node, typeof label === 'string' ? label : '');
+    if (typeof label === 'function') Object.defineProperty(where, 'label', { get: label, enumerable: true });
     if (brief) where.brief = brief;
     if (where.typeNode) this.requireResolved(where.typeNode);
     this.whereStack.push(where);
@@ -187,20 +190,23 @@ export class ModelContext {
     }
   }
 
-  locate(node: ts.Node, label: string): Where {
+  locate(node: TS.Node, label: string): Where {
     const sf = node.getSourceFile();
     const line = sf.getLineAndCharacterOfPosition(node.getStart(sf)).line + 1;
-    const typeNode = (node as { type?: ts.Node }).type;
+    const typeNode = (node as { type?: TS.Node }).type;
     const where: Where = { file: this.displayFile(sf.fileName), line, label };
     if (typeNode && ts.isTypeNode(typeNode)) Object.assign(where, { written: typeNode.getText(sf), typeNode });
-    else if ((ts.isParameter(node) || ts.isPropertySignature(node) || ts.isPropertyDeclaration(node) || ts.isVariableDeclaration(node)) && !(node as { initializer?: ts.Node }).initializer) where.untyped = true;
+    else if ((ts.isParameter(node) || ts.isPropertySignature(node) || ts.isPropertyDeclaration(node) || ts.isVariableDeclaration(node)) && !(node as { initializer?: TS.Node }).initializer) where.untyped = true;
     return where;
   }
 
   /** Relative to the project, `/`-separated, even outside it (`../plugins/...`): generated output must not depend on where the machine keeps things. */
   relativeFile(file: string): string {
-    return relative(this.projectDir, file).split(sep).join('/');
+    let rel = this.relativeFiles.get(file);
+    if (rel === undefined) this.relativeFiles.set(file, (rel = relative(this.projectDir, file).split(sep).join('/')));
+    return rel;
   }
+  private readonly relativeFiles = new Map<string, string>();
 
   /** For messages and doc comments: like `relativeFile`, but a package's file reads `node_modules/<pkg>/…` wherever node_modules is. */
   displayFile(file: string): string {
@@ -209,9 +215,14 @@ export class ModelContext {
     return rel.startsWith('../') && i >= 0 ? rel.slice(i) : rel;
   }
 
-  fail(message: string, code?: RefusalCode): never {
+  /** Refuses the current type. `message` may be a function: it is made only if someone reads it. */
+  fail(message: string | (() => string), code?: RefusalCode): never {
     const w = this.where();
-    throw new GenError(w?.label ? `${w.label}: ${message}` : message, w?.file, w?.line, code);
+    const text = () => {
+      const m = typeof message === 'string' ? message : message();
+      return w?.label ? `${w.label}: ${m}` : m;
+    };
+    throw new GenError(text, w?.file, w?.line, code);
   }
 
   warn(message: string): void {
@@ -245,10 +256,10 @@ export class ModelContext {
    * vanish without leaving an error type behind; the fast pass checks the
    * annotations it reads and hands over when one does not resolve.
    */
-  requireResolved(node: ts.Node): void {
+  requireResolved(node: TS.Node): void {
     if (this.pass !== 'fast') return;
-    const visit = (n: ts.Node): void => {
-      let name: ts.EntityName | ts.Expression | undefined;
+    const visit = (n: TS.Node): void => {
+      let name: TS.EntityName | TS.Expression | undefined;
       if (ts.isTypeReferenceNode(n)) name = n.typeName;
       else if (ts.isExpressionWithTypeArguments(n)) name = n.expression;
       else if (ts.isTypeQueryNode(n)) name = n.exprName;
@@ -259,16 +270,16 @@ export class ModelContext {
     visit(node);
   }
 
-  isDefaultLibrary(sf: ts.SourceFile): boolean {
+  isDefaultLibrary(sf: TS.SourceFile): boolean {
     return this.program.isSourceFileDefaultLibrary(sf) || /\/typescript\/lib\/lib\.[^/]*\.d\.ts$/.test(sf.fileName);
   }
 
   /** The declaration files of a symbol, for "is this the lib's Date?" questions. */
-  declaredIn(symbol: ts.Symbol | undefined): ts.SourceFile[] {
+  declaredIn(symbol: TS.Symbol | undefined): TS.SourceFile[] {
     return (symbol?.declarations ?? []).map((d) => d.getSourceFile());
   }
 
-  isFromDefaultLib(symbol: ts.Symbol | undefined): boolean {
+  isFromDefaultLib(symbol: TS.Symbol | undefined): boolean {
     // `some`: @types/node and others augment lib interfaces (Uint8Array, Array).
     return this.declaredIn(symbol).some((f) => this.isDefaultLibrary(f));
   }

@@ -2,7 +2,7 @@
  * TypeScript enums, matched before unions (an enum type *is* a union of its
  * member literals to the checker). Emitted once as a named type.
  */
-import { ts } from 'ts-morph';
+import { ts } from '../ts.js';
 import type { Matcher } from './context.js';
 import type { EnumMember } from './types.js';
 

@@ -7,7 +7,7 @@
  * read their properties (an intersection, an object with call signatures),
  * lib classes before objects.
  */
-import type { ts } from 'ts-morph';
+import type { ts as TS } from 'ts-morph';
 import type { Matcher, ModelContext } from './context.js';
 import type { TypeModel } from './types.js';
 import { unresolved } from './unresolved.js';
@@ -28,12 +28,12 @@ import { object } from './object.js';
 
 export const matchers: readonly Matcher[] = [unresolved, primitive, enumType, literal, template, date, bytes, named, callable, union, intersection, array, tuple, refused, object];
 
-export function convertType(type: ts.Type, ctx: ModelContext, skipNamed: boolean): TypeModel {
+export function convertType(type: TS.Type, ctx: ModelContext, skipNamed: boolean): TypeModel {
   if (!skipNamed) {
     const known = ctx.lookupDef(type);
     if (known) return { kind: 'ref', name: known };
     if (ctx.unnamedChain.has(type)) {
-      return ctx.fail(`${ctx.typeText(type)} refers to itself without a name; give the recursive part a name (interface or type alias)`);
+      return ctx.fail(() => `${ctx.typeText(type)} refers to itself without a name; give the recursive part a name (interface or type alias)`);
     }
   }
   const chain = ctx.unnamedChain;
@@ -47,7 +47,7 @@ export function convertType(type: ts.Type, ctx: ModelContext, skipNamed: boolean
   } finally {
     chain.delete(type);
   }
-  return ctx.fail(`type ${ctx.typeText(type)} is not supported`);
+  return ctx.fail(() => `type ${ctx.typeText(type)} is not supported`);
 }
 
 export { ModelContext } from './context.js';

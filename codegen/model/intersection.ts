@@ -4,18 +4,19 @@
  * is checked as the primitive; anything else becomes `allOf`. Callable
  * intersections never get here (callable.ts refuses them first).
  */
-import { ts } from 'ts-morph';
+import { ts } from '../ts.js';
+import type { ts as TS } from 'ts-morph';
 import type { Matcher, ModelContext } from './context.js';
 import { isLibClass } from './refused.js';
 import { objectModel } from './object.js';
 import { PRIMITIVE_FLAGS } from './flags.js';
 
-const isClassLike = (t: ts.Type, ctx: ModelContext) => {
+const isClassLike = (t: TS.Type, ctx: ModelContext) => {
   const symbol = t.getSymbol();
   return !!symbol && ((symbol.flags & ts.SymbolFlags.Class) !== 0 || isLibClass(symbol, ctx));
 };
 
-const isEmptyObject = (t: ts.Type, c: ts.TypeChecker) =>
+const isEmptyObject = (t: TS.Type, c: TS.TypeChecker) =>
   (t.flags & ts.TypeFlags.Object) !== 0 && c.getPropertiesOfType(t).length === 0 && c.getIndexInfosOfType(t).length === 0 &&
   c.getSignaturesOfType(t, ts.SignatureKind.Call).length === 0 && c.getSignaturesOfType(t, ts.SignatureKind.Construct).length === 0;
 

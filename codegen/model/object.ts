@@ -8,7 +8,8 @@
  * any optional property that cannot cross the wire is left out the same way
  * (the caller sends less, never more). A required one is refused.
  */
-import { ts } from 'ts-morph';
+import { ts } from '../ts.js';
+import type { ts as TS } from 'ts-morph';
 import type { Matcher, ModelContext } from './context.js';
 import type { PropertyModel, TypeModel } from './types.js';
 import { GenError } from '../errors.js';
@@ -24,9 +25,9 @@ export const object: Matcher = {
   },
 };
 
-export function objectModel(type: ts.Type, ctx: ModelContext): TypeModel {
+export function objectModel(type: TS.Type, ctx: ModelContext): TypeModel {
   const c = ctx.checker;
-  const owner = ctx.typeText(type);
+  const owner = () => ctx.typeText(type);
   const props = c.getPropertiesOfType(type);
   const infos = c.getIndexInfosOfType(type);
   if (props.length === 0 && infos.length === 0 && !isCallable(type, ctx)) return { kind: 'nonNullish' };
@@ -35,12 +36,12 @@ export function objectModel(type: ts.Type, ctx: ModelContext): TypeModel {
     const decl = prop.valueDeclaration ?? prop.declarations?.[0];
     if (isSymbolKeyed(prop)) {
       const shown = decl && (ts.isPropertySignature(decl) || ts.isPropertyDeclaration(decl)) ? decl.name.getText() : '[symbol]';
-      ctx.at(decl, `property ${shown} of ${owner}`, () => ctx.note('symbol-keyed property left out (symbol keys never cross the wire)'), `property ${shown}`);
+      ctx.at(decl, () => `property ${shown} of ${owner()}`, () => ctx.note('symbol-keyed property left out (symbol keys never cross the wire)'), `property ${shown}`);
       continue;
     }
     const optional = (prop.flags & ts.SymbolFlags.Optional) !== 0;
     const propType = c.getTypeOfSymbol(prop);
-    const label = `property "${prop.name}" of ${owner}`;
+    const label = () => `property "${prop.name}" of ${owner()}`;
     const brief = `property "${prop.name}"`;
     if (optional && isOnlyCallable(propType, ctx)) {
       ctx.at(decl, label, () => ctx.note('optional function-typed property left out of the wire type (functions cannot cross the wire)'), brief);
@@ -63,22 +64,22 @@ export function objectModel(type: ts.Type, ctx: ModelContext): TypeModel {
 }
 
 /** TypeScript spells a symbol property's name `__@name@id`. */
-const isSymbolKeyed = (prop: ts.Symbol) => (prop.escapedName as string).startsWith('__@');
+const isSymbolKeyed = (prop: TS.Symbol) => (prop.escapedName as string).startsWith('__@');
 
 /**
  * Index signatures. On the wire every key is a string: a string signature
  * covers a number one (TypeScript makes the number one a subtype); a number
  * signature alone constrains all keys; template keys are checked as strings.
  */
-function indexModel(infos: readonly ts.IndexInfo[], owner: string, ctx: ModelContext): TypeModel | undefined {
+function indexModel(infos: readonly TS.IndexInfo[], owner: () => string, ctx: ModelContext): TypeModel | undefined {
   const keyed = infos.filter((info) => {
     if (!(info.keyType.flags & (ts.TypeFlags.ESSymbol | ts.TypeFlags.UniqueESSymbol))) return true;
-    ctx.at(info.declaration, `index signature of ${owner}`, () => ctx.note('symbol index signature left out (symbol keys never cross the wire)'), 'index signature');
+    ctx.at(info.declaration, () => `index signature of ${owner()}`, () => ctx.note('symbol index signature left out (symbol keys never cross the wire)'), 'index signature');
     return false;
   });
   const strings = keyed.filter((i) => i.keyType.flags & ts.TypeFlags.String);
   const chosen = strings.length > 0 ? strings : keyed;
   if (chosen.length === 0) return undefined;
-  const values = chosen.map((info) => ctx.at(info.declaration, `index signature of ${owner}`, () => ctx.convert(info.type), 'index signature'));
+  const values = chosen.map((info) => ctx.at(info.declaration, () => `index signature of ${owner()}`, () => ctx.convert(info.type), 'index signature'));
   return unionOf(values);
 }

@@ -8,7 +8,8 @@
  * without Node's typings): the fast pass hands over to the thorough one, and
  * an unannotated parameter or property is refused as implicitly `any`.
  */
-import { ts } from 'ts-morph';
+import { ts } from '../ts.js';
+import type { ts as TS } from 'ts-morph';
 import type { Matcher, ModelContext } from './context.js';
 import type { TypeModel } from './types.js';
 
@@ -30,7 +31,7 @@ export const primitive: Matcher = {
     if (f & F.Void) return { kind: 'void' };
     if (f & F.Undefined) return { kind: 'undefined' };
     if (f & F.NonPrimitive) return { kind: 'nonPrimitive' };
-    if (f & (F.ESSymbol | F.UniqueESSymbol)) return ctx.fail(`${ctx.typeText(type)}: symbols cannot cross the wire`, 'wire');
+    if (f & (F.ESSymbol | F.UniqueESSymbol)) return ctx.fail(() => `${ctx.typeText(type)}: symbols cannot cross the wire`, 'wire');
     return undefined;
   },
 };
@@ -44,6 +45,6 @@ function anyModel(ctx: ModelContext): TypeModel {
   return w ? { kind: 'any', declared: `${w.file}:${w.line}` } : { kind: 'any' };
 }
 
-function spellsAny(node: ts.Node): boolean {
+function spellsAny(node: TS.Node): boolean {
   return node.kind === ts.SyntaxKind.AnyKeyword || !!ts.forEachChild(node, (n) => spellsAny(n) || undefined);
 }

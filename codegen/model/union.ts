@@ -9,7 +9,9 @@
  * callback, a class instance) is dropped with a note: the caller can send
  * less than the function accepts, never more. In a result it is refused.
  */
-import { ts } from 'ts-morph';
+import { ts } from '../ts.js';
+import type { ts as TS } from 'ts-morph';
+import { isTrue } from './flags.js';
 import type { Matcher, ModelContext } from './context.js';
 import { GenError } from '../errors.js';
 import { unionOf } from './merge.js';
@@ -24,19 +26,19 @@ export const union: Matcher = {
 };
 
 /** The union's constituents as written, if the checker kept them (`origin`), else its flattened members. */
-function membersAsWritten(type: ts.UnionType): readonly ts.Type[] {
-  const origin = (type as { origin?: ts.Type }).origin;
+function membersAsWritten(type: TS.UnionType): readonly TS.Type[] {
+  const origin = (type as { origin?: TS.Type }).origin;
   return origin?.isUnion() ? origin.types : type.types;
 }
 
-export function unionModel(types: readonly ts.Type[], ctx: ModelContext): TypeModel {
+export function unionModel(types: readonly TS.Type[], ctx: ModelContext): TypeModel {
   const members: TypeModel[] = [];
   const dropped: string[] = [];
   let firstDrop: GenError | undefined;
   let sawTrue = false, sawFalse = false;
   for (const t of types) {
     if (t.flags & ts.TypeFlags.BooleanLiteral) {
-      if (ctx.typeText(t) === 'true') sawTrue = true; else sawFalse = true;
+      if (isTrue(t)) sawTrue = true; else sawFalse = true;
       continue;
     }
     let m: TypeModel;
@@ -69,7 +71,7 @@ export function unionModel(types: readonly ts.Type[], ctx: ModelContext): TypeMo
  * union's `origin` keeps `status?: Status` pointing at the named `Status`
  * instead of spelling its members out.
  */
-export function convertWithoutUndefined(type: ts.Type, ctx: ModelContext): TypeModel {
+export function convertWithoutUndefined(type: TS.Type, ctx: ModelContext): TypeModel {
   if (type.isUnion()) {
     const parts = membersAsWritten(type);
     const rest = parts.filter((t) => !(t.flags & (ts.TypeFlags.Undefined | ts.TypeFlags.Void)));

@@ -3,10 +3,11 @@
  * from Node's typings in the fast pass, which then hands over): refused,
  * naming it.
  */
-import { ts } from 'ts-morph';
+import { ts } from '../ts.js';
+import type { ts as TS } from 'ts-morph';
 import type { Matcher } from './context.js';
 
-export function isErrorType(type: ts.Type): boolean {
+export function isErrorType(type: TS.Type): boolean {
   const name = (type as { intrinsicName?: string }).intrinsicName;
   return (type.flags & ts.TypeFlags.Any) !== 0 && (name === 'error' || name === 'unresolved');
 }

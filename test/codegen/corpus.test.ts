@@ -47,13 +47,15 @@ const corpus = suite('corpus: real packages through agentix gen');
 /** The corpus copied to a temp dir (node_modules linked to this checkout's), generated once for all tests. */
 const work = mkdtempSync(join(tmpdir(), 'agentix-corpus-'));
 let result: GenResult;
-
-corpus.before(async () => {
+let generated: Promise<void> | undefined;
+/** Awaited by every test (not a `before` hook, whose failure uvu would not count as a failed test). */
+const ready = () => (generated ??= (async () => {
   cpSync(join(corpusDir, 'src'), join(work, 'src'), { recursive: true });
   cpSync(join(corpusDir, 'package.json'), join(work, 'package.json'));
   symlinkSync(join(repoRoot, 'node_modules'), join(work, 'node_modules'), 'dir');
   result = await generate({ projectDir: work });
-});
+})());
+corpus.before.each(() => ready());
 corpus.after(() => rmSync(work, { recursive: true, force: true }));
 
 const args = (target: string) => result.manifest.targets[target]!.args;

@@ -105,6 +105,20 @@ test('unresolved types are refused, naming the type as written; so are exports t
   ]);
 });
 
+test('an export whose own type does not resolve is refused, not taken for data', async () => {
+  const e = await refusal('export const f: DoesNotExist = () => 1;\n');
+  assert.equal(lines(e), ['src/index.ts:1: export f: its type does not resolve (a missing import or a type that does not exist); the compiler cannot say whether it is a function']);
+});
+
+test('a type narrowed as an argument is never reused narrowed for a result', async () => {
+  const e = await refusal([
+    'export interface Opts { name: string; index?: Map<string, number> }',
+    'export function take(o: Opts): string { return o.name; }',
+    'export function give(): Opts { return { name: "" }; }',
+  ].join('\n') + '\n');
+  assert.equal(lines(e).map((l) => l.replace(/ is not supported.*/, '')), ['src/index.ts:3: export give: src/index.ts:1: property "index" of Opts: Map<string, number>']);
+});
+
 test('an untyped parameter is refused as implicitly any (nobody wrote the any)', async () => {
   const e = await refusal('// @ts-nocheck\nexport function f(x, y: number): number { return y; }\n');
   assert.equal(lines(e), ['src/index.ts:2: export f: parameter "x" of f: has no type annotation, so it is implicitly `any`; write the type']);

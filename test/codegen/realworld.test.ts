@@ -73,6 +73,22 @@ test('re-exported from a package typed through Node (pathe): every function, its
   }
 });
 
+test('an any that only the missing Node typings made is not taken: the thorough pass decides (here: refused)', async () => {
+  // Without Node's typings ReturnType<typeof setTimeout> is any (and the alias is lost); with them it is NodeJS.Timeout, which has methods.
+  const p = tempProject({
+    'src/timer.d.ts': 'export type Timer = ReturnType<typeof setTimeout>;\nexport declare function start(ms: number): Timer;\n',
+    'src/timer.js': 'export function start(ms) { return setTimeout(() => {}, ms); }\n',
+    'src/index.ts': "export { start } from './timer.js';\n",
+  });
+  try {
+    const e = await generate({ projectDir: p.dir, write: false }).then(() => undefined, (err: Error) => err);
+    assert.ok(e, 'the any of the fast pass was accepted');
+    assert.match(e!.message, /export start: node_modules\/@types\/node\/timers\.d\.ts:\d+: property "close" of Timeout: function-typed value/);
+  } finally {
+    p.cleanup();
+  }
+});
+
 test('a project that needs nothing of Node stays on the fast pass', async () => {
   const p = tempProject({ 'src/index.ts': 'export function f(x: number): number { return x; }\n' });
   try {
@@ -154,6 +170,23 @@ test('excluded exports are left out, and the summary says so', async () => {
   const r = await realworld();
   assert.not.ok('internalOnly' in r.manifest.targets);
   assert.match(r.summary, /excluded by package\.json "agentix\.exclude": internalOnly/);
+});
+
+
+test('an ES module project gets a package\'s import-condition typings, not its require ones', async () => {
+  const pkg = JSON.stringify({ name: 'dual', version: '1.0.0', type: 'module', exports: { '.': { import: { types: './esm.d.ts', default: './esm.js' }, require: { types: './cjs.d.cts', default: './cjs.cjs' } } } });
+  const p = tempProject({
+    'src/index.ts': "export { pick } from 'dual';\n",
+    'node_modules/dual/package.json': pkg,
+    'node_modules/dual/esm.d.ts': 'export declare function pick(x: string): string;\n',
+    'node_modules/dual/cjs.d.cts': 'export declare function pick(x: number): number;\n',
+  });
+  try {
+    const r = await generate({ projectDir: p.dir, write: false });
+    assert.equal(r.manifest.targets.pick!.args, { type: 'array', prefixItems: [{ type: 'string' }], minItems: 1, maxItems: 1 });
+  } finally {
+    p.cleanup();
+  }
 });
 
 test.run();

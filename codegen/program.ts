@@ -49,6 +49,20 @@ export class SourceCache {
   private readonly files = new Map<string, TS.SourceFile>();
   /** Set by the fast pass: called with each declaration file as it is parsed. */
   onDeclarationFile?: (sf: TS.SourceFile) => void;
+  private readonly answers = new Map<string, Map<string, unknown>>();
+
+  /** `fn` with its answers kept per argument (file system questions: stable for the run). */
+  memo<T>(kind: string, fn: (arg: string) => T): (arg: string) => T {
+    let table = this.answers.get(kind) as Map<string, T> | undefined;
+    if (!table) this.answers.set(kind, (table = new Map()));
+    const t = table;
+    return (arg) => {
+      if (t.has(arg)) return t.get(arg)!;
+      const v = fn(arg);
+      t.set(arg, v);
+      return v;
+    };
+  }
 
   get(fileName: string, settings: TS.ScriptTarget | TS.CreateSourceFileOptions, read: () => string | undefined): TS.SourceFile | undefined {
     const key = `${fileName}\0${typeof settings === 'object' ? `${settings.languageVersion}/${settings.impliedNodeFormat}` : settings}`;
@@ -131,10 +145,16 @@ export function createProgram(opts: ProgramOptions): TS.Program {
   const cache = opts.cache ?? new SourceCache();
   host.getDefaultLibLocation = () => LIB_DIR;
   host.getDefaultLibFileName = (o) => `${LIB_DIR}/${ts.getDefaultLibFileName(o)}`;
-  const fileExists = host.fileExists.bind(host);
-  const readFile = host.readFile.bind(host);
+  // The file system does not change during a run: both passes ask the same questions (module resolution
+  // stats and reads package.json files by the thousand), so the answers are kept.
+  const fileExists = cache.memo('exists', host.fileExists.bind(host));
+  const directoryExists = cache.memo('dir', (d: string) => ts.sys.directoryExists(d));
+  const readFile = cache.memo('read', host.readFile.bind(host));
+  const realpath = cache.memo('real', (f: string) => ts.sys.realpath?.(f) ?? f);
   host.fileExists = (f) => (f.startsWith(LIB_DIR + '/') ? libText(f) !== undefined : fileExists(f));
+  host.directoryExists = (d) => d === LIB_DIR || d.startsWith(LIB_DIR + '/') || directoryExists(d);
   host.readFile = (f) => (f.startsWith(LIB_DIR + '/') ? libText(f) : readFile(f));
+  host.realpath = (f) => (f.startsWith(LIB_DIR + '/') ? f : realpath(f));
   host.getSourceFile = (fileName, settings) => cache.get(fileName, settings, () => host.readFile(fileName));
   return ts.createProgram({ rootNames: opts.files, options, host });
 }

@@ -35,8 +35,12 @@ export interface SandboxFigures {
   skipped?: string;
 }
 
-/** Cold `agentix gen` runs: the median and every run, and the median peak RSS of the gen process. */
-export interface GenTimes { coldMs: number; runs: number[]; peakRssMiB?: number }
+/**
+ * Cold `agentix gen` runs: the median wall time and every run; medians of the
+ * gen process's peak RSS and of its main thread's CPU time (the wall time an
+ * idle machine would show; Linux only).
+ */
+export interface GenTimes { coldMs: number; runs: number[]; peakRssMiB?: number; mainThreadCpuMs?: number }
 
 export interface ToolingFigures {
   cli?: string;

@@ -24,8 +24,17 @@ const pexec = promisify(execFile);
 const CORPUS = join(REPO_ROOT, 'fixtures/codegen/corpus');
 /** Cold gen runs are cheap: at least this many, for a median worth the name. */
 const MIN_GEN_RUNS = 3;
-/** Preloaded into the gen process: its peak RSS (KiB), printed on exit for the bench to read. */
-const PEAK_RSS = `--import=data:text/javascript,process.on('exit',()=>process.stderr.write('\\nagentix-bench-peak-rss-kib '+process.resourceUsage().maxRSS+'\\n'))`;
+/**
+ * Preloaded into the gen process, printed on exit for the bench to read: its
+ * peak RSS (KiB) and, where /proc has it, the CPU time of its main thread
+ * (clock ticks), which is what the wall time would be on an idle machine — on
+ * a shared one the wall time also counts waiting for a core.
+ */
+const PROBE = 'import{readFileSync}from"node:fs";process.on("exit",()=>{let t="";try{const f=readFileSync("/proc/self/task/"+process.pid+"/stat","utf8").split(") ")[1].split(" ");t=" "+(Number(f[11])+Number(f[12]))}catch{}'
+  + 'process.stderr.write("\\nagentix-bench-probe "+process.resourceUsage().maxRSS+t+"\\n")})';
+const PROBE_ARG = `--import=data:text/javascript,${encodeURIComponent(PROBE)}`;
+/** Linux reports thread CPU times in clock ticks of 1/100 s (USER_HZ). */
+const TICK_MS = 10;
 const BUILD_TAG = 'agentix-bench-build:latest';
 const GEN_TIMEOUT_MS = 120_000;
 const BUILD_TIMEOUT_MS = 600_000;
@@ -45,17 +54,23 @@ export async function runTooling(plan: Plan, log: (s: string) => void): Promise<
   const genTimes = async (projectDir: string): Promise<GenTimes> => {
     const times: number[] = [];
     const rss: number[] = [];
+    const cpu: number[] = [];
     for (let i = 0; i < Math.max(runs, MIN_GEN_RUNS); i++) {
       rmSync(join(projectDir, 'agentix-gen'), { recursive: true, force: true });
       rmSync(join(projectDir, '.agentix'), { recursive: true, force: true });
       const [node, ...rest] = cli.argv;
-      const r = await runToEnd([node!, PEAK_RSS, ...rest, 'gen', projectDir], { cwd: projectDir, timeoutMs: GEN_TIMEOUT_MS });
+      const r = await runToEnd([node!, PROBE_ARG, ...rest, 'gen', projectDir], { cwd: projectDir, timeoutMs: GEN_TIMEOUT_MS });
       if (r.code !== 0) throw new Error(`agentix gen ${r.timedOut ? 'timed out' : `exited ${r.code}`}: ${lastLine(r.stderr || r.stdout)}`);
       times.push(round(r.ms));
-      const peak = /agentix-bench-peak-rss-kib (\d+)/.exec(r.stderr);
-      if (peak) rss.push(round(Number(peak[1]) / 1024));
+      const probe = /agentix-bench-probe (\d+)(?: (\d+))?/.exec(r.stderr);
+      if (probe) rss.push(round(Number(probe[1]) / 1024));
+      if (probe?.[2]) cpu.push(Number(probe[2]) * TICK_MS);
     }
-    return { coldMs: round(median(times)), runs: times, ...(rss.length ? { peakRssMiB: round(median(rss)) } : {}) };
+    return {
+      coldMs: round(median(times)), runs: times,
+      ...(rss.length ? { peakRssMiB: round(median(rss)) } : {}),
+      ...(cpu.length ? { mainThreadCpuMs: round(median(cpu)) } : {}),
+    };
   };
 
   const bench = tempDir('gen');

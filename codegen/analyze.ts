@@ -177,7 +177,8 @@ function analyzeSignature(name: string, node: TS.Node, sig: TS.Signature, ctx: M
   const c = ctx.checker;
   return ctx.at(node, `function ${name}`, () => {
     if (sig.typeParameters && sig.typeParameters.length > 0) {
-      ctx.fail(`generic function <${sig.typeParameters.map((t) => ctx.typeText(t)).join(', ')}>: the compiler needs concrete types to check arguments; export a non-generic wrapper`, 'wire');
+      const params = sig.typeParameters;
+      ctx.fail(() => `generic function <${params.map((t) => ctx.typeText(t)).join(', ')}>: the compiler needs concrete types to check arguments; export a non-generic wrapper`, 'wire');
     }
     const errors: GenError[] = [];
     const collect = (fn: () => void) => {

@@ -92,9 +92,13 @@ export class ModelContext {
     }
   }
 
+  /** How TypeScript spells `type` (kept: the same type is often named again, semver's SemVer in every parameter). */
   typeText(type: TS.Type): string {
-    return this.checker.typeToString(type, undefined, ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.UseAliasDefinedOutsideCurrentScope);
+    let text = this.typeTexts.get(type);
+    if (text === undefined) this.typeTexts.set(type, (text = this.checker.typeToString(type, undefined, ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.UseAliasDefinedOutsideCurrentScope)));
+    return text;
   }
+  private readonly typeTexts = new Map<TS.Type, string>();
 
   // ---- transactions ----
 

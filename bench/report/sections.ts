@@ -121,7 +121,7 @@ export function sections(r: BenchResults): Section[] {
   const val = (v: unknown, show: (x: any) => string) => (v === undefined ? (t.skipped ? `skipped: ${t.skipped}` : '–') : isFailed(v) || isSkipped(v) ? why(v) : show(v));
   out.push({
     title: 'Tooling',
-    note: t.cli ? `cold = a fresh node process; CLI run as ${t.cli}` : undefined,
+    note: t.cli ? `cold = a fresh node process; CLI run as ${t.cli}${t.measuredSeparately ? `; measured in a tooling-only run on ${t.measuredSeparately.date.slice(0, 10)}${t.measuredSeparately.loadAvg !== undefined ? ` (load average ${t.measuredSeparately.loadAvg} at its start)` : ''}` : ''}` : undefined,
     headers: ['what', 'time / size'],
     rows: [
       ['agentix gen, bench project (4 functions), cold', val(t.genBench, gen)],

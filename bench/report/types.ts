@@ -48,6 +48,8 @@ export interface ToolingFigures {
   genLarge?: ({ functions: number } & GenTimes) | Failed;
   /** fixtures/codegen/corpus: functions re-exported from real npm packages' typings. */
   genCorpus?: ({ functions: number; packages: number } & GenTimes) | Failed;
+  /** Set when these figures come from a later tooling-only run than the rest of the report (`--skip=transport,sandbox`). */
+  measuredSeparately?: { date: string; loadAvg?: number };
   buildCold?: { ms: number } | Failed | Skipped;
   buildWarm?: { ms: number; change: string } | Failed | Skipped;
   imageBytes?: number | Failed | Skipped;

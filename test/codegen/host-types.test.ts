@@ -75,8 +75,11 @@ export async function ok(signal: AbortSignal): Promise<void> {
   // The generated file re-exports agentix's own contract: one CallOptions, not a copy.
   const same: ReexportedOptions = { timeoutMs: 1 } satisfies CallOptions;
   const rw = realworld(client, same);
-  const m: number = await rw.mean([1, 2, 3] as const);
-  await rw.firstOf(['a', 1] as const);
+  // Readonly values (a literal \`as const\` in the call itself would pass even a mutable parameter).
+  const three = [1, 2, 3] as const;
+  const pair = ['a', 1] as const;
+  const m: number = await rw.mean(three);
+  await rw.firstOf(pair);
   const r1: number[] = await rw.range(5);
   const r2: number[] = await rw.range(1, 5, undefined, { timeoutMs: 5 });
   await rw.clamp(5, 3);

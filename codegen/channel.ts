@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { isReference } from './model/flags.js';
-import { ts } from 'ts-morph';
+import type { ts as TS } from 'ts-morph';
 import { findPackageRoot } from './config.js';
 
 const packageNameCache = new Map<string, string | undefined>();
@@ -36,11 +36,11 @@ export function isAgentixChannelFile(file: string): boolean {
 }
 
 /** The item type `I` if `type` is agentix's `Channel<I>`. */
-export function channelItemType(type: ts.Type, checker: ts.TypeChecker): ts.Type | undefined {
+export function channelItemType(type: TS.Type, checker: TS.TypeChecker): TS.Type | undefined {
   const symbol = type.getSymbol() ?? type.aliasSymbol;
   if (symbol?.name !== 'Channel') return undefined;
   const decl = symbol.declarations?.[0];
   if (!decl || !isAgentixChannelFile(decl.getSourceFile().fileName)) return undefined;
-  const args = isReference(type) ? checker.getTypeArguments(type as ts.TypeReference) : type.aliasTypeArguments;
+  const args = isReference(type) ? checker.getTypeArguments(type as TS.TypeReference) : type.aliasTypeArguments;
   return args?.[0] ?? checker.getUnknownType();
 }

@@ -25,6 +25,8 @@ export interface ModuleSource {
 export interface ProjectConfig {
   projectDir: string;
   modules: ModuleSource[];
+  /** Target names (`name`, `plugin.name`) left out on purpose: `"agentix": { "exclude": [...] }`. */
+  exclude: string[];
 }
 
 /** The agentix package root: the nearest package.json named "agentix" above this file. */
@@ -89,7 +91,11 @@ export function loadConfig(projectDir: string, warnings: string[]): ProjectConfi
     }
     modules.push(found);
   }
-  return { projectDir: dir, modules };
+  const exclude = settings.exclude ?? [];
+  if (!Array.isArray(exclude) || exclude.some((e) => typeof e !== 'string' || e === '')) {
+    throw new GenError('"agentix.exclude" must be an array of export names ("name", or "plugin.name" for a plugin\'s function)', 'package.json');
+  }
+  return { projectDir: dir, modules, exclude: [...new Set(exclude as string[])].sort() };
 }
 
 function resolvePlugin(spec: string, projectDir: string, warnings: string[]): ModuleSource | undefined {

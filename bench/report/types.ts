@@ -35,10 +35,21 @@ export interface SandboxFigures {
   skipped?: string;
 }
 
+/**
+ * Cold `agentix gen` runs: the median wall time and every run; medians of the
+ * gen process's peak RSS and of its main thread's CPU time (the wall time an
+ * idle machine would show; Linux only).
+ */
+export interface GenTimes { coldMs: number; runs: number[]; peakRssMiB?: number; mainThreadCpuMs?: number }
+
 export interface ToolingFigures {
   cli?: string;
-  genBench?: { coldMs: number; runs: number[] } | Failed;
-  genLarge?: { functions: number; coldMs: number; runs: number[] } | Failed;
+  genBench?: GenTimes | Failed;
+  genLarge?: ({ functions: number } & GenTimes) | Failed;
+  /** fixtures/codegen/corpus: functions re-exported from real npm packages' typings. */
+  genCorpus?: ({ functions: number; packages: number } & GenTimes) | Failed;
+  /** Set when these figures come from a later tooling-only run than the rest of the report (`--skip=transport,sandbox`). */
+  measuredSeparately?: { date: string; loadAvg?: number };
   buildCold?: { ms: number } | Failed | Skipped;
   buildWarm?: { ms: number; change: string } | Failed | Skipped;
   imageBytes?: number | Failed | Skipped;

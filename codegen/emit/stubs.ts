@@ -1,11 +1,16 @@
 /**
- * `client.ts`: the typed stubs. Self-contained on purpose: it declares the
- * structural `RemoteClient` it needs (agentix's `RuntimeClient` satisfies it)
- * and the named types, so it type-checks without importing user code or
- * agentix, and nothing of the user's code is loaded on the host.
+ * `client.ts`: the typed stubs. The call contract (`RemoteClient`,
+ * `CallOptions`, `RemoteStream`, `BidiCall`) comes from the agentix package
+ * itself — one definition for the client and the stubs — as type-only
+ * imports, re-exported for code that imports them from the generated file.
+ * The named types are declared here, so nothing of the user's code is loaded
+ * (or even type-checked) on the host.
  */
-import type { ParamModel, ProgramModel, TargetModel, TypeModel } from '../model/types.js';
+import type { ParamModel, ProgramModel, SignatureModel, TargetModel, TypeModel } from '../model/types.js';
 import { HEADER } from './header.js';
+
+/** The types of agentix's call contract the stubs use (runtime/client.ts). */
+const CONTRACT = ['BidiCall', 'CallOptions', 'RemoteClient', 'RemoteStream'];
 
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 const key = (name: string) => (IDENT.test(name) ? name : JSON.stringify(name));
@@ -16,14 +21,20 @@ export function typeText(m: TypeModel, wrap = false): string {
   switch (m.kind) {
     case 'string': case 'number': case 'boolean': case 'bigint': case 'null': case 'undefined': case 'unknown': case 'any': case 'never': case 'void':
       return m.kind;
+    case 'nonPrimitive':
+      return 'object';
+    case 'nonNullish':
+      return '{}';
     case 'literal':
       return typeof m.value === 'string' ? JSON.stringify(m.value) : String(m.value);
     case 'enum':
       return paren(m.members.map((x) => (typeof x.value === 'string' ? JSON.stringify(x.value) : String(x.value))).join(' | '));
     case 'array':
-      return `${typeText(m.items, true)}[]`;
-    case 'tuple':
-      return `[${m.elements.map((e) => (e.rest ? `...${typeText(e.type, true)}[]` : `${typeText(e.type, !!e.optional)}${e.optional ? '?' : ''}`)).join(', ')}]`;
+      return m.readonly ? paren(`readonly ${typeText(m.items, true)}[]`) : `${typeText(m.items, true)}[]`;
+    case 'tuple': {
+      const text = `[${m.elements.map((e) => (e.rest ? `...${typeText(e.type, true)}[]` : `${typeText(e.type, !!e.optional)}${e.optional ? '?' : ''}`)).join(', ')}]`;
+      return m.readonly ? paren(`readonly ${text}`) : text;
+    }
     case 'object': {
       const members = m.properties.map((p) => `${key(p.name)}${p.optional ? '?' : ''}: ${typeText(p.type)}`);
       if (m.index) members.push(`[key: string]: ${typeText(m.index)}`);
@@ -46,23 +57,38 @@ export function typeText(m: TypeModel, wrap = false): string {
 
 function paramText(p: ParamModel): string {
   const name = IDENT.test(p.name) && p.name !== 'callOptions' ? p.name : `${p.name.replace(/[^A-Za-z0-9_$]/g, '_')}_`;
-  if (p.rest) return `...${name}: ${typeText(p.type, true)}[]`;
+  if (p.rest) return `...${name}: ${p.readonly ? 'readonly ' : ''}${typeText(p.type, true)}[]`;
   return `${name}${p.optional ? '?' : ''}: ${typeText(p.type)}`;
 }
 
-function resultText(t: TargetModel): string {
-  const item = typeText(t.returns);
+function resultText(t: TargetModel, s: SignatureModel): string {
+  const item = typeText(s.returns);
   if (t.shape === 'unary') return `Promise<${item}>`;
-  if (t.shape === 'stream') return `AsyncIterable<${item}>`;
+  if (t.shape === 'stream') return `RemoteStream<${item}>`;
   return `BidiCall<${typeText(t.inbox!)}, ${item}>`;
 }
 
-/** `run(input: string, callOptions?: CallOptions): Promise<number>` — also used by the summary table. */
-export function signatureText(t: TargetModel, withOptions = true): string {
-  const params = t.params.map(paramText);
-  const hasRest = t.params.some((p) => p.rest);
-  if (withOptions && !hasRest) params.push('callOptions?: CallOptions');
-  return `(${params.join(', ')}): ${resultText(t)}`;
+/**
+ * Where the call options go: after the longest overload's parameters. A
+ * rest parameter leaves no such place (options go through `$with`).
+ */
+function optionsIndex(t: TargetModel): number | undefined {
+  if (t.signatures.some((s) => s.params.some((p) => p.rest))) return undefined;
+  return Math.max(...t.signatures.map((s) => s.params.length));
+}
+
+/**
+ * `run(input: string, callOptions?: CallOptions): Promise<number>`, one per
+ * overload. Only overloads as long as the longest take the trailing call
+ * options: in a shorter one that position is an argument of a longer one.
+ */
+export function signatureTexts(t: TargetModel): string[] {
+  const at = optionsIndex(t);
+  return t.signatures.map((s) => {
+    const params = s.params.map(paramText);
+    if (at !== undefined && s.params.length === at) params.push('callOptions?: CallOptions');
+    return `(${params.join(', ')}): ${resultText(t, s)}`;
+  });
 }
 
 const METHOD = { unary: 'call', stream: 'stream', bidi: 'bidi' } as const;
@@ -70,8 +96,8 @@ const METHOD = { unary: 'call', stream: 'stream', bidi: 'bidi' } as const;
 /** One stub: the caller's arguments up to the parameter count, then the optional call options. */
 function stubImpl(t: TargetModel): string {
   const method = METHOD[t.shape];
-  if (t.params.some((p) => p.rest)) return `(...args: unknown[]) => client.${method}(${JSON.stringify(t.name)}, args, defaults)`;
-  const n = t.params.length;
+  const n = optionsIndex(t);
+  if (n === undefined) return `(...args: unknown[]) => client.${method}(${JSON.stringify(t.name)}, args, defaults)`;
   return `(...args: unknown[]) => client.${method}(${JSON.stringify(t.name)}, args.slice(0, ${n}), withDefaults(args[${n}]))`;
 }
 
@@ -94,28 +120,9 @@ export function clientFile(program: ProgramModel): string {
   const g = group(program);
   const out: string[] = [HEADER, ''];
   out.push(
-    '/** Per-call options (the same fields as agentix\'s `CallOptions`). */',
-    'export interface CallOptions {',
-    '  /** Deadline for the whole call, in milliseconds; enforced on the server too. */',
-    '  timeoutMs?: number;',
-    '  /** Aborting cancels the call, and the running function sees its own signal aborted. */',
-    '  signal?: AbortSignal;',
-    '  /** Stream flow control: how many items the server may send ahead. */',
-    '  credit?: number;',
-    '}',
-    '',
-    '/** A bidirectional call: `send` inbox items, `close` the inbox, iterate the results. */',
-    'export interface BidiCall<I, O> extends AsyncIterable<O> {',
-    '  send(item: I): void;',
-    '  close(): void;',
-    '}',
-    '',
-    '/** What `createRemote` needs; agentix\'s `RuntimeClient` satisfies it. */',
-    'export interface RemoteClient {',
-    '  call<T>(target: string, args: unknown[], options?: CallOptions): Promise<T>;',
-    '  stream<T>(target: string, args: unknown[], options?: CallOptions): AsyncIterable<T>;',
-    '  bidi<I, O>(target: string, args: unknown[], options?: CallOptions): BidiCall<I, O>;',
-    '}',
+    '// The call contract is agentix\'s own (its RuntimeClient is a RemoteClient); re-exported for imports from this file.',
+    `import type { ${CONTRACT.join(', ')} } from 'agentix';`,
+    `export type { ${CONTRACT.join(', ')} };`,
     '',
   );
   for (const d of [...program.defs].sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -129,10 +136,11 @@ export function clientFile(program: ProgramModel): string {
     return [`${indent}/**`, ...lines.map((l) => `${indent} *${l ? ' ' + l : ''}`), `${indent} */`].join('\n');
   };
   out.push('/** The project\'s functions, called in the sandbox. */', 'export interface Remote {');
-  for (const t of g.targets) out.push(doc(t, '  '), `  ${key(t.name)}${signatureText(t)};`);
+  const methods = (t: TargetModel, name: string, indent: string) => signatureTexts(t).map((sig) => `${doc(t, indent)}\n${indent}${key(name)}${sig};`);
+  for (const t of g.targets) out.push(...methods(t, t.name, '  '));
   for (const [ns, list] of g.namespaces) {
     out.push(`  readonly ${key(ns)}: {`);
-    for (const t of list) out.push(doc(t, '    '), `    ${key(t.export)}${signatureText(t)};`);
+    for (const t of list) out.push(...methods(t, t.export, '    '));
     out.push('  };');
   }
   out.push(
@@ -143,7 +151,7 @@ export function clientFile(program: ProgramModel): string {
     '/** Typed stubs over a connected client: `createRemote(client).run(input)`. */',
     'export function createRemote(client: RemoteClient, defaults: CallOptions = {}): Remote {',
   );
-  if (program.targets.some((t) => !t.params.some((p) => p.rest))) {
+  if (program.targets.some((t) => optionsIndex(t) !== undefined)) {
     out.push('  const withDefaults = (options: unknown): CallOptions => (options ? { ...defaults, ...(options as CallOptions) } : defaults);');
   }
   out.push('  const remote = {');

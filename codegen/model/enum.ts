@@ -2,7 +2,7 @@
  * TypeScript enums, matched before unions (an enum type *is* a union of its
  * member literals to the checker). Emitted once as a named type.
  */
-import { ts } from 'ts-morph';
+import { ts } from '../ts.js';
 import type { Matcher } from './context.js';
 import type { EnumMember } from './types.js';
 
@@ -13,8 +13,6 @@ export const enumType: Matcher = {
     if (!symbol || !(symbol.flags & ts.SymbolFlags.Enum) || !(type.flags & (ts.TypeFlags.EnumLike | ts.TypeFlags.Union))) return undefined;
     // A single member (`Color.Red`) is a literal, handled by the literal matcher.
     if (type.flags & ts.TypeFlags.EnumLiteral && !(type.flags & ts.TypeFlags.Union) && symbol.flags & ts.SymbolFlags.EnumMember) return undefined;
-    const existing = ctx.defByType.get(type);
-    if (existing) return { kind: 'ref', name: existing };
     const members: EnumMember[] = [];
     for (const decl of symbol.declarations ?? []) {
       if (!ts.isEnumDeclaration(decl)) continue;
@@ -24,9 +22,8 @@ export const enumType: Matcher = {
         members.push({ name: m.name.getText().replace(/^['"]|['"]$/g, ''), value });
       }
     }
-    const name = ctx.reserveName(symbol.name);
-    ctx.defByType.set(type, name);
-    ctx.defs.set(name, { name, model: { kind: 'enum', members } });
+    const name = ctx.registerDef(type, symbol.name);
+    ctx.setDef(name, { kind: 'enum', members });
     return { kind: 'ref', name };
   },
 };

@@ -1,5 +1,6 @@
 /** Template literal types (`` `user-${number}` ``): a string checked by a pattern. */
-import { ts } from 'ts-morph';
+import { ts } from '../ts.js';
+import type { ts as TS } from 'ts-morph';
 import type { Matcher } from './context.js';
 
 export const template: Matcher = {
@@ -10,7 +11,7 @@ export const template: Matcher = {
       return { kind: 'string' };
     }
     if (!(type.flags & ts.TypeFlags.TemplateLiteral)) return undefined;
-    const t = type as ts.TemplateLiteralType;
+    const t = type as TS.TemplateLiteralType;
     const parts: (string | ReturnType<typeof ctx.convert>)[] = [];
     t.texts.forEach((text, i) => {
       if (text) parts.push(text);

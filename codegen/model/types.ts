@@ -13,12 +13,17 @@ export type TypeModel =
   /** A `void` result: `undefined` on the wire, `void` in the stubs. */
   | { kind: 'void' }
   | { kind: 'unknown' }
-  | { kind: 'any' }
+  /** `any` as the user or a library wrote it; `declared` is where (the model check refuses an `any` without it). */
+  | { kind: 'any'; declared?: string }
   | { kind: 'never' }
+  /** TypeScript's `object`: anything but a primitive (arrays, Dates and bytes included). */
+  | { kind: 'nonPrimitive' }
+  /** TypeScript's `{}` (an object type without members): anything but `null` and `undefined`. */
+  | { kind: 'nonNullish' }
   | { kind: 'literal'; value: string | number | boolean }
   | { kind: 'enum'; members: EnumMember[] }
-  | { kind: 'array'; items: TypeModel }
-  | { kind: 'tuple'; elements: TupleElement[] }
+  | { kind: 'array'; items: TypeModel; readonly?: boolean }
+  | { kind: 'tuple'; elements: TupleElement[]; readonly?: boolean }
   | { kind: 'object'; properties: PropertyModel[]; index?: TypeModel }
   | { kind: 'union'; members: TypeModel[] }
   | { kind: 'intersection'; members: TypeModel[] }
@@ -35,7 +40,7 @@ export interface EnumMember {
 export interface TupleElement {
   type: TypeModel;
   optional?: boolean;
-  /** `...T[]`: `type` is the element type of the rest. */
+  /** `...T[]`: `type` is the element type of the rest (only last: leading and middle rests are refused). */
   rest?: boolean;
 }
 
@@ -43,6 +48,7 @@ export interface PropertyModel {
   name: string;
   type: TypeModel;
   optional?: boolean;
+  readonly?: boolean;
 }
 
 /** A named type, emitted once and referenced as `#/$defs/<name>` / by name in stubs. */
@@ -57,6 +63,16 @@ export interface ParamModel {
   optional?: boolean;
   /** Rest parameter: `type` is the element type. */
   rest?: boolean;
+  /** A rest parameter declared `readonly T[]`. */
+  readonly?: boolean;
+}
+
+/** One call signature (an overload) as it crosses the wire. */
+export interface SignatureModel {
+  /** The parameters the caller passes (without the inbox). */
+  params: ParamModel[];
+  /** Unary result, or one stream / bidi item. */
+  returns: TypeModel;
 }
 
 export interface TargetModel {
@@ -67,15 +83,13 @@ export interface TargetModel {
   /** Export name in the module. */
   export: string;
   shape: 'unary' | 'stream' | 'bidi';
-  /** The parameters the caller passes (without the inbox). */
-  params: ParamModel[];
-  /** Unary result, or one stream / bidi item. */
-  returns: TypeModel;
+  /** Every wire-compatible overload, in declaration order (one for a plain function). */
+  signatures: SignatureModel[];
   inbox?: TypeModel;
   inboxIndex?: number;
   /** The function's JSDoc text, copied onto the stub. */
   doc?: string;
-  /** For messages: where the function is declared. */
+  /** For messages: where the function is declared (display path). */
   file: string;
   line: number;
 }
@@ -85,4 +99,6 @@ export interface ProgramModel {
   modules: Record<string, string>;
   targets: TargetModel[];
   defs: NamedModel[];
+  /** What was left out on purpose (optional callbacks, symbol keys, overloads taking functions, excluded exports), one line each. */
+  notes: string[];
 }

@@ -162,5 +162,28 @@ e2e('plugin: a third-party plugin is called under its namespace', withFixture('p
   assert.equal(await collect(remote.greet.letters('ab')), ['a', 'b']);
 }));
 
+e2e('realworld: overloads, declared Node types, optional callbacks, callable values and bytes as called through the stubs', withFixture('realworld', async ({ remote }) => {
+  // One argument suffices where the declared type says the second is optional (once it was required).
+  assert.is(await remote.baseName('/srv/app/index.ts'), 'index.ts');
+  assert.is(await remote.baseName('/srv/app/index.ts', '.ts'), 'index');
+  assert.equal(await remote.range(3), [0, 1, 2]);
+  assert.equal(await remote.range(2, 8, 3), [2, 5]);
+  assert.is(await remote.clamp(15, 10), 10);
+  assert.is(await remote.clamp(-5, 0, 10, { timeoutMs: 5_000 }), 0);
+  assert.equal(await remote.words('a-b c', { separator: '-' }), ['a', 'b c']);
+  assert.is(await remote.retry(2), 2);
+  assert.is(await remote.tagged('x', undefined, '!'), 'x!');
+  assert.equal(await remote.lines(' a \n b', { trim: true }), ['a', 'b']);
+  assert.equal([...(await remote.hash(new Uint8Array([1, 2])))], [0, 0, 26, 104]);
+  assert.is(await remote.toHex(await remote.concatBytes(new Uint8Array([0xca]), new Uint8Array([0xfe]))), 'cafe');
+  assert.is(await remote.mean([1, 2, 3]), 2);
+  assert.is(await remote.kindOf([1]), 'array');
+  assert.is(await remote.countSteps([{ name: 'a', children: [{ name: 'b' }] }]), 2);
+  assert.equal(await remote.wrapJson({ a: [1] }), [{ a: [1] }]);
+  assert.is(await remote.formatDay(new Date(Date.UTC(2024, 1, 29)), { month: 'long' }), 'February');
+  assert.equal(await remote.parseLink('https://x'), { href: 'https://x' });
+  await remote.range(1, 'x').then(() => assert.unreachable('should be rejected'), (err: { code: string }) => assert.is(err.code, 'INVALID_ARGUMENT'));
+}));
+
 linkFixturePlugins();
 e2e.run();

@@ -7,9 +7,16 @@ import { fileURLToPath } from 'node:url';
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const fixturesDir = join(repoRoot, 'fixtures', 'codegen');
 
-/** Fixture projects: folders with a package.json. */
+/**
+ * The corpus of real packages' functions (fixtures/codegen/corpus) is checked
+ * by corpus.test.ts for what it means, not against committed output (which
+ * would be 600 KB that every compiler change rewrites).
+ */
+export const corpusDir = join(fixturesDir, 'corpus');
+
+/** Fixture projects with committed expected/ output: folders with a package.json, but the corpus. */
 export function fixtureNames(): string[] {
-  return readdirSync(fixturesDir).filter((n) => existsSync(join(fixturesDir, n, 'package.json'))).sort();
+  return readdirSync(fixturesDir).filter((n) => n !== 'corpus' && existsSync(join(fixturesDir, n, 'package.json'))).sort();
 }
 
 /**
@@ -24,8 +31,12 @@ export function linkFixturePlugins(): void {
   symlinkSync('../vendor/agentix-plugin-greet', link, 'dir');
 }
 
-/** A throwaway project: `files` maps relative paths to contents. Remove it with `cleanup`. */
-export function tempProject(files: Record<string, string>, agentix: Record<string, unknown> = { plugins: [] }): { dir: string; cleanup: () => void } {
+/**
+ * A throwaway project: `files` maps relative paths to contents. Remove it
+ * with `cleanup`. `withPackages` links this checkout's node_modules into it,
+ * for projects that re-export installed packages.
+ */
+export function tempProject(files: Record<string, string>, agentix: Record<string, unknown> = { plugins: [] }, opts: { withPackages?: boolean } = {}): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'agentix-codegen-'));
   const all: Record<string, string> = {
     'package.json': JSON.stringify({ name: 'tmp-project', private: true, type: 'module', agentix }, null, 2),
@@ -35,5 +46,6 @@ export function tempProject(files: Record<string, string>, agentix: Record<strin
     mkdirSync(dirname(join(dir, rel)), { recursive: true });
     writeFileSync(join(dir, rel), content);
   }
+  if (opts.withPackages) symlinkSync(join(repoRoot, 'node_modules'), join(dir, 'node_modules'), 'dir');
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

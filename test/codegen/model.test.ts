@@ -95,12 +95,29 @@ test('optional and default parameters: minItems is the required count; rest para
   assert.equal(m.targets.join!.args, { type: 'array', prefixItems: [{ type: 'string' }], items: { type: 'string' }, minItems: 1 });
 });
 
-test('export forms: re-exports, renames, export *, const arrows, default; overloads once, by the implementation', async () => {
+test('export forms: re-exports, renames, export *, const arrows, default; overloads as declared (not the implementation), folded where exact', async () => {
   const m = await manifest('shapes');
   assert.equal(Object.keys(m.targets), ['chat', 'count', 'default', 'exposed', 'format', 'fromOther', 'fromStar', 'greet', 'join', 'range', 'shout', 'square']);
-  assert.equal(arg(m, 'format'), { anyOf: [{ type: 'string' }, { type: 'number' }] });
+  // format(x: number) / format(x: string): one position differs, so one tuple with a union there.
+  assert.equal(m.targets.format!.args, { type: 'array', prefixItems: [{ anyOf: [{ type: 'number' }, { type: 'string' }] }], minItems: 1, maxItems: 1 });
   assert.equal({ module: m.targets.exposed!.module, export: m.targets.exposed!.export }, { module: 'app', export: 'exposed' });
   assert.equal(m.modules, { app: 'src/index.ts' });
+});
+
+
+test('overloads fold into one tuple only where that accepts nothing more; otherwise anyOf', async () => {
+  const { argsSchema } = await import('../../codegen/emit/json-schema.js');
+  const n = { kind: 'number' } as const, s = { kind: 'string' } as const;
+  const sig = (...params: { name: string; type: typeof n | typeof s; optional?: boolean }[]) => ({ params, returns: n });
+  // Same types, lengths [1,1] and [2,3] join up: one tuple, minItems 1.
+  assert.equal(argsSchema([sig({ name: 'end', type: n }), sig({ name: 'start', type: n }, { name: 'end', type: n }, { name: 'step', type: n, optional: true })]),
+    { type: 'array', prefixItems: [{ type: 'number' }, { type: 'number' }, { anyOf: [{ type: 'number' }, { type: 'undefined' }] }], minItems: 1, maxItems: 3 });
+  // A gap in the lengths (1 and 3): folding would accept two arguments, which no overload does.
+  assert.ok('anyOf' in argsSchema([sig({ name: 'a', type: n }), sig({ name: 'a', type: n }, { name: 'b', type: n }, { name: 'c', type: n })]));
+  // Different types and different lengths: not one position's union.
+  assert.ok('anyOf' in argsSchema([sig({ name: 'a', type: s }), sig({ name: 'a', type: n }, { name: 'b', type: n })]));
+  // An optional position in one overload and a required one in another: explicit undefined would leak through.
+  assert.ok('anyOf' in argsSchema([sig({ name: 'a', type: n }, { name: 'b', type: n, optional: true }), sig({ name: 'a', type: n }, { name: 'b', type: n }, { name: 'c', type: n })]));
 });
 
 test.run();

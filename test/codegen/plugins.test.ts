@@ -74,7 +74,7 @@ test('an app export clashing with a plugin namespace is refused', async () => {
   try {
     await generate({ projectDir: p.dir, write: false }).then(() => assert.unreachable(), (e) => {
       assert.instance(e, GenError);
-      assert.match(e.message, /src\/index\.ts:1: export "greet" clashes with the plugin namespace "greet"/);
+      assert.match(e.message, /\n  src\/index\.ts:1: export greet: the name clashes with the plugin namespace "greet"/);
     });
   } finally {
     p.cleanup();

@@ -69,13 +69,10 @@ interface RawError {
   message: string;
 }
 
-function toIssues(errors: RawError[], root: Schema): ValidationIssue[] {
-  // A failed union reports every branch's errors and then its own: keep the
-  // union's ("expected string | number"), drop the branches'.
-  const unions = errors.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').map((e) => e.schemaPath + '/');
+function toIssues(all: RawError[], root: Schema): ValidationIssue[] {
+  const errors = closestMembers(all);
   const issues: ValidationIssue[] = [];
   for (const e of errors) {
-    if (unions.some((u) => e.schemaPath.startsWith(u))) continue;
     if (e.keyword === 'required') {
       for (const p of (e.params.requiredProperties as string[] | undefined) ?? []) {
         issues.push({ path: `${e.instancePath}/${escapePointer(p)}`, message: 'missing required property' });
@@ -88,13 +85,53 @@ function toIssues(errors: RawError[], root: Schema): ValidationIssue[] {
   // An extra key whose value has the wrong type is reported by its value's own
   // error; keep only keys that are not allowed at all.
   for (const e of errors) {
-    if (e.keyword !== 'additionalProperties' || unions.some((u) => e.schemaPath.startsWith(u))) continue;
+    if (e.keyword !== 'additionalProperties') continue;
     for (const key of (e.params.additionalProperties as string[] | undefined) ?? []) {
       const path = `${e.instancePath}/${escapePointer(key)}`;
       if (!issues.some((i) => i.path === path || i.path.startsWith(path + '/'))) issues.push({ path, message: 'unexpected property' });
     }
   }
   return issues;
+}
+
+/**
+ * A failed union reports every member's errors and then its own. If one
+ * member is plainly the one the value meant — it got past the union's own
+ * level there (the value has that member's kind; the mistake is inside it),
+ * deeper than in any other member — keep that member's errors, which say
+ * where the mistake is (`/0/hunks/0/lines/1: expected string` rather than
+ * `/0: expected StructuredPatch | array`; the same for an optional
+ * argument's `T | undefined`). Otherwise keep the union's own message.
+ */
+function closestMembers(errors: RawError[]): RawError[] {
+  const dropped = new Set<RawError>();
+  const depth = (e: RawError) => e.instancePath.split('/').length + (e.keyword === 'required' ? 1 : 0);
+  for (const union of errors) {
+    if (union.keyword !== 'anyOf' && union.keyword !== 'oneOf') continue;
+    // TypeBox names the union by the schema holding `anyOf`; its members' errors sit under `<that>/anyOf/<i>/`.
+    const prefix = `${union.schemaPath}/${union.keyword}/`;
+    const members = new Map<string, RawError[]>();
+    for (const e of errors) {
+      if (!e.schemaPath.startsWith(prefix)) continue;
+      const member = e.schemaPath.slice(prefix.length).split('/')[0]!;
+      members.set(member, [...(members.get(member) ?? []), e]);
+    }
+    const own = depth(union);
+    let best: { errors: RawError[]; depth: number } | undefined;
+    let tie = false;
+    for (const memberErrors of members.values()) {
+      // A mismatch at the union's own level means the value is not of this member's kind.
+      if (memberErrors.some((e) => e.instancePath === union.instancePath && e.keyword !== 'required' && e.keyword !== 'additionalProperties')) continue;
+      const d = Math.max(...memberErrors.map(depth));
+      if (d <= own) continue;
+      if (!best || d > best.depth) { best = { errors: memberErrors, depth: d }; tie = false; }
+      else if (d === best.depth) tie = true;
+    }
+    const keep = best && !tie ? new Set(best.errors) : undefined;
+    for (const list of members.values()) for (const e of list) if (!keep?.has(e)) dropped.add(e);
+    if (keep) dropped.add(union);
+  }
+  return errors.filter((e) => !dropped.has(e));
 }
 
 function messageOf(e: RawError, root: Schema): string {

@@ -19,7 +19,7 @@ import { createRemote as special } from './special.js';
 import { createRemote as primitives, type Color } from './primitives.js';
 import { createRemote as withPlugin } from './plugin.js';
 import { createRemote as realworld, type CallOptions as ReexportedOptions } from './realworld.js';
-import type { RuntimeClient } from '${join(repoRoot, 'runtime', 'client.js')}';
+import type { RuntimeClient } from '${join(repoRoot, 'runtime', 'client', 'client.js')}';
 import type { CallOptions } from 'agentix';
 
 declare const client: RemoteClient;

@@ -1,5 +1,5 @@
 /**
- * runtime/validate.ts against the schemas the compiler emits for the fixture
+ * runtime/worker/validate.ts against the schemas the compiler emits for the fixture
  * projects: valid values pass and broken ones fail at the expected JSON
  * pointer, after the same msgpack round trip the worker sees.
  */
@@ -145,7 +145,29 @@ shapes('an unknown instanceof is a clear error at compile time', () => {
   assert.throws(() => compileValidator({ instanceof: 'Map' }), /unsupported "instanceof": "Map"/);
 });
 
+const unions = suite('validate: a failed union reports inside the member the value meant');
+unions('an object where an object or an array of them is expected: the path inside the object', () => {
+  const patch = { type: 'object', properties: { hunks: { type: 'array', items: { type: 'object', properties: { lines: { type: 'array', items: { type: 'string' } } }, required: ['lines'] } } }, required: ['hunks'] };
+  const v = compileValidator({ type: 'array', prefixItems: [{ anyOf: [{ $ref: '#/$defs/Patch' }, { type: 'array', items: { $ref: '#/$defs/Patch' } }] }], minItems: 1, maxItems: 1 }, { Patch: patch });
+  assert.equal(v([{ hunks: [{ lines: ['a', 7] }] }]), [{ path: '/0/hunks/0/lines/1', message: 'expected string' }]);
+  assert.equal(v([[{ hunks: [{ lines: [7] }] }]]), [{ path: '/0/0/hunks/0/lines/0', message: 'expected string' }]);
+  assert.equal(v([{ hunks: [{}] }]), [{ path: '/0/hunks/0/lines', message: 'missing required property' }]);
+  // Of neither kind: the union's own message.
+  assert.equal(v(['text']), [{ path: '/0', message: 'expected Patch | array' }]);
+});
+unions('an optional argument (T | undefined): the path inside T', () => {
+  const v = compileValidator({ type: 'array', prefixItems: [{ anyOf: [{ type: 'object', properties: { weekday: { anyOf: [{ const: 'long' }, { const: 'short' }] } } }, { type: 'undefined' }] }], minItems: 0, maxItems: 1 });
+  assert.equal(v([{ weekday: 'longest' }]), [{ path: '/0/weekday', message: 'expected "long" | "short"' }]);
+  assert.equal(v([undefined]), []);
+  assert.equal(v([5]), [{ path: '/0', message: 'expected object | undefined' }]);
+});
+unions('two members the value fits equally far: the union\'s own message', () => {
+  const v = compileValidator({ anyOf: [{ type: 'object', properties: { a: { type: 'string' } } }, { type: 'object', properties: { a: { type: 'boolean' } } }] });
+  assert.equal(v({ a: 1 }), [{ path: '', message: 'expected object | object' }]);
+});
+
 prim.run();
 struct.run();
 special.run();
 shapes.run();
+unions.run();

@@ -55,7 +55,7 @@ export interface Remote {
      *
      * `bash.attach` (stream) — ../../../plugins/bash/index.ts:414
      */
-    attach(id: string, opts?: AttachOptions, callOptions?: CallOptions): AsyncIterable<OutputResult>;
+    attach(id: string, opts?: AttachOptions, callOptions?: CallOptions): RemoteStream<OutputResult>;
     /**
      * Kills a background command's process group: SIGTERM, then SIGKILL after
      * 500 ms, and returns once it is over. With `signal` (e.g. 'SIGINT'), sends

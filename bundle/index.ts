@@ -17,26 +17,27 @@ import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, re
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type Docker from 'dockerode';
-import { dockerFromEnv, pingEngine, BUNDLE_ENV_LABEL } from '../deploy/docker.js';
+import { dockerFromEnv, pingEngine } from './docker-engine.js';
 import type { Manifest } from '../runtime/manifest.js';
 import { archiveStream, imageConfig, type ImageLayer } from './archive.js';
 import { compileRunDir } from './compile.js';
 import { dependencyFiles, shippedPackages } from './deps.js';
 import { buildEpoch, writeLayer, type LayerEntry, type LayerInfo } from './layer.js';
-import { APP_DIR, APP_RUNTIME_DIR, BUNDLE_LABEL, NIX_ROOT, RUNTIME_BIN } from './layout.js';
+import { APP_DIR, APP_RUNTIME_DIR, BUNDLE_ENV_LABEL, BUNDLE_LABEL, NIX_ROOT, RUNTIME_BIN, SANDBOX_ENV } from './layout.js';
 import { loadArchive, normaliseTag } from './load.js';
 import { assembleNative } from './native.js';
 import { agentixRoot } from './package-root.js';
 import { checkPlatform, formatPlatform } from './platform.js';
 import { GEN_DIR, friendly, loadProjectManifest } from './project.js';
 import { bundleRuntime } from './runtime-js.js';
+import { sandboxEnvSource } from './sandbox-env.js';
 import { checkToolNames, DEFAULT_TOOLS, resolveTools, type ToolFiles } from './tools.js';
 
 export { DEFAULT_TOOLS, KNOWN_TOOLS, parseTools } from './tools.js';
 export { ENTRYPOINT } from './layout.js';
 
 /** Bump when the layout or the way the runtime layer is made changes: invalidates cached runtime layers. */
-const RUNTIME_LAYER_FORMAT = 2;
+const RUNTIME_LAYER_FORMAT = 3;
 /** Where the build keeps its run dir, staging and cached layers, relative to the project. */
 export const BUILD_DIR = join('.agentix', 'build');
 
@@ -183,6 +184,7 @@ async function runtimeLayerFor(
     { kind: 'data', path: `${APP_RUNTIME_DIR}/worker-main.js`, data: readFileSync(runtimeJs.worker) },
     // the runtime files are ESM whatever the app's package.json says
     { kind: 'data', path: `${APP_RUNTIME_DIR}/package.json`, data: '{"type":"module"}\n' },
+    { kind: 'data', path: SANDBOX_ENV, data: sandboxEnvSource(tools.env) },
   ];
   const key = createHash('sha256');
   const stamp = (f: string) => {

@@ -158,8 +158,3 @@ export function checkK8sConfig(config: SandboxConfig): void {
     if (v !== '' && (!LABEL_NAME.test(v) || v.length > 63)) bad(`label ${k}=${JSON.stringify(v)}: the value is not a valid Kubernetes label value (at most 63 of A-Z a-z 0-9 - _ ., alphanumeric at both ends)`);
   }
 }
-
-/** Label values Kubernetes allows; anything else is kept in an annotation. */
-export function isLabelValue(v: string): boolean {
-  return v === '' || (LABEL_NAME.test(v) && v.length <= 63);
-}

@@ -25,6 +25,7 @@ import { dependencyFiles, shippedPackages } from './deps.js';
 import { buildEpoch, writeLayer, type LayerEntry, type LayerInfo } from './layer.js';
 import { APP_DIR, APP_RUNTIME_DIR, BUNDLE_ENV_LABEL, BUNDLE_LABEL, NIX_ROOT, RUNTIME_BIN, SANDBOX_ENV } from './layout.js';
 import { loadArchive, normaliseTag } from './load.js';
+import { pushBundle, type Pushed } from './push.js';
 import { assembleNative } from './native.js';
 import { agentixRoot } from './package-root.js';
 import { checkPlatform, formatPlatform } from './platform.js';
@@ -53,6 +54,11 @@ export interface BuildOptions {
   tools?: string[];
   /** Load into the Docker engine; default: true without `out`, false with it. */
   load?: boolean;
+  /**
+   * Also push the image to the registry its tag names (Docker's stored
+   * credentials, DOCKER_CONFIG), so a cluster can pull it; implies `load`.
+   */
+  push?: boolean;
   /** Run the compiler first (default); false: use the existing agentix-gen/manifest.json. */
   generate?: boolean;
   /** Node binary to ship (default: the one running this build). */
@@ -71,6 +77,8 @@ export interface BuildResult {
   tag: string;
   archive?: string;
   layers: { name: string; digest: string; size: number }[];
+  /** With `push`: the digest reference (`REPO@sha256:…`) to use as a sandbox's `bundle`. */
+  pushed?: Pushed;
 }
 
 export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
@@ -78,7 +86,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
   if (!existsSync(join(projectDir))) throw friendly(`project directory ${projectDir} does not exist`);
   const tag = wrap(() => normaliseTag(opts.tag));
   const platform = wrap(() => checkPlatform(opts.platform));
-  const load = opts.load ?? !opts.out;
+  const load = opts.push || (opts.load ?? !opts.out);
   const out = opts.out ? resolve(opts.out) : undefined;
   const toolNames = [...new Set(opts.tools ?? DEFAULT_TOOLS)].sort();
   wrap(() => checkToolNames(toolNames));
@@ -151,9 +159,14 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       const d = docker;
       await progress((how: string) => `load image ${tag} (${how})`, () => loadArchive(d, () => archiveStream(spec, config, [tag]), config.id, tag));
     }
+    let pushed: Pushed | undefined;
+    if (opts.push && docker) {
+      const d = docker;
+      pushed = await progress((p: Pushed) => `push ${p.reference}`, () => pushBundle(d, tag).catch((err: Error) => Promise.reject(friendly(err.message))));
+    }
     pruneLayers(layersDir, layers);
     pruneRuntimeCache(cacheDir, runtimeLayer.file);
-    return { imageId: config.id, tag, archive: out, layers: layers.map(({ name, digest, size }) => ({ name, digest, size })) };
+    return { imageId: config.id, tag, archive: out, layers: layers.map(({ name, digest, size }) => ({ name, digest, size })), pushed };
   } finally {
     rmSync(stageDir, { recursive: true, force: true });
   }

@@ -52,7 +52,7 @@ export async function dockerCredentials(registry: string, env: NodeJS.ProcessEnv
   const keys = registry === 'docker.io' ? [DOCKER_HUB, 'docker.io', 'index.docker.io'] : [registry, `https://${registry}`, `http://${registry}`];
   const helper = keys.map((k) => config.credHelpers?.[k]).find(Boolean) ?? config.credsStore;
   if (helper) {
-    const found = await fromHelper(helper, registry === 'docker.io' ? DOCKER_HUB : registry);
+    const found = await fromHelper(helper, registry === 'docker.io' ? DOCKER_HUB : registry, env);
     if (found) return found;
   }
   for (const k of keys) {
@@ -71,9 +71,9 @@ export async function dockerCredentials(registry: string, env: NodeJS.ProcessEnv
 }
 
 /** `docker-credential-NAME get`: undefined when it has nothing for the registry. */
-function fromHelper(name: string, server: string): Promise<AuthConfig | undefined> {
+function fromHelper(name: string, server: string, env: NodeJS.ProcessEnv): Promise<AuthConfig | undefined> {
   return new Promise((resolve, reject) => {
-    const child = execFile(`docker-credential-${name}`, ['get'], { timeout: HELPER_MS }, (err, stdout, stderr) => {
+    const child = execFile(`docker-credential-${name}`, ['get'], { timeout: HELPER_MS, env }, (err, stdout, stderr) => {
       if (err) {
         // "credentials not found" is an answer, not a failure: push anonymously
         if (/not found/i.test(String(stderr) + String(stdout))) return resolve(undefined);

@@ -116,7 +116,7 @@ async function createAndCall(dep: Deployment, config: SandboxConfig, timeoutMs: 
   }
 }
 
-function distribution(ms: number[]): Distribution {
+export function distribution(ms: number[]): Distribution {
   const s = [...ms].sort((a, b) => a - b);
   return { p50Ms: round(percentile(s, 50)), p90Ms: round(percentile(s, 90)), maxMs: round(s[s.length - 1]), n: s.length };
 }

@@ -27,7 +27,7 @@ import { PodWatch } from './pod-watch.js';
 import { defaultInject, settingsFromEnv, type ConnectMode, type InjectMode, type K8sSettings } from './settings.js';
 
 /** How often create() tries /health through its connection once the pod is Ready (each try is one port-forward). */
-const HEALTH_TRIES = 5;
+const HEALTH_TRIES = 3;
 const HEALTH_RETRY_MS = 200;
 /** How long delete() waits for the runtime's own graceful stop before it forces (grace period 0). */
 const DELETE_WAIT_MS = (TERMINATION_GRACE_S + 4) * 1000;
@@ -125,7 +125,7 @@ export class KubernetesDeployment implements Deployment {
       });
       created = true;
       const r = await ready;
-      const runtimeUrl = await this.reach(name, r.podIP, timeoutMs, startup);
+      const runtimeUrl = await this.reach(name, r.podIP, timeoutMs, started + timeoutMs, startup);
       this.memo.remember({ id: name, state: 'running', created: new Date(started), image: config.image, bundle: config.bundle, runtimeUrl });
       return { id: name, runtimeUrl, token };
     } catch (err) {
@@ -194,7 +194,7 @@ export class KubernetesDeployment implements Deployment {
   }
 
   /** The runtime's URL through this instance's connection mode, checked with /health once the pod is Ready. */
-  private async reach(name: string, podIP: string | undefined, timeoutMs: number, startup: AbortSignal): Promise<string> {
+  private async reach(name: string, podIP: string | undefined, timeoutMs: number, deadline: number, startup: AbortSignal): Promise<string> {
     let host: string;
     let port: number;
     let forward: PodForward | undefined;
@@ -209,10 +209,12 @@ export class KubernetesDeployment implements Deployment {
       port = forward.port;
     }
     for (let i = 0; i < HEALTH_TRIES && !startup.aborted; i++) {
-      if (await healthOk(host, port)) return host === '127.0.0.1' ? `ws://127.0.0.1:${port}` : podUrl(host);
+      // the whole remaining startup time: through port-forward the request may first wait for the rate limit
+      if (await healthOk(host, port, Math.max(1_000, deadline - Date.now()))) return host === '127.0.0.1' ? `ws://127.0.0.1:${port}` : podUrl(host);
       await new Promise((r) => setTimeout(r, HEALTH_RETRY_MS));
     }
-    const via = forward ? `port-forward through the API server${forward.lastError ? ` (${forward.lastError})` : ''}` : `the pod IP ${podIP}:${SANDBOX_PORT} (is this host inside the cluster? else AGENTIX_K8S_CONNECT=port-forward)`;
+    const queued = this.api.limiter.queued ? `; ${this.api.limiter.queued} requests were waiting for the client-side rate limit (AGENTIX_K8S_QPS=${this.api.limiter.qps})` : '';
+    const via = forward ? `port-forward through the API server${forward.lastError ? ` (${forward.lastError})` : ''}${queued}` : `the pod IP ${podIP}:${SANDBOX_PORT} (is this host inside the cluster? else AGENTIX_K8S_CONNECT=port-forward)`;
     throw new Error(`the pod is Ready but its runtime did not answer /health through ${via}${startup.aborted ? ` within ${timeoutMs} ms` : ''}`);
   }
 

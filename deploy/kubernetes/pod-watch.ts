@@ -6,8 +6,10 @@
  * waiter that subscribes after its pod's event still sees it.
  *
  * LIST gives the current pods and a resourceVersion; WATCH goes on from
- * there. A watch the server ends (its timeout) is resumed from the last
- * version seen; one whose version is too old (410 Gone) starts over with a
+ * there. A watch the server ends (its timeout), or that stopped because
+ * nobody waited, is resumed from the last version seen (the server replays
+ * what happened meanwhile), so sandboxes made one after another cost one
+ * WATCH each, not a LIST too; a version too old (410 Gone) starts over with a
  * LIST. Reconnects back off, and every waiter is bounded by its own signal.
  */
 import { apiMessage, type KubeApi } from './api.js';
@@ -90,6 +92,7 @@ export class PodWatch {
     const stop = this.stop.signal;
     this.loop = this.run(stop).finally(() => {
       this.loop = undefined;
+      // what happens from now on is unseen until a resumed watch replays it: no "gone" from the view meanwhile
       this.synced = false;
       // a waiter that came while the loop was ending needs a new one
       if (this.waiters > 0) this.start();
@@ -105,10 +108,13 @@ export class PodWatch {
     let backoff = BACKOFF_MIN_MS;
     while (!stop.aborted) {
       try {
-        if (!this.synced || !this.resourceVersion) await this.list(stop);
+        if (!this.resourceVersion) await this.list(stop);
         const t0 = Date.now();
         const ended = await this.watchOnce(stop);
-        if (ended === 'gone') this.synced = false;
+        if (ended === 'gone') {
+          this.synced = false;
+          this.resourceVersion = undefined;
+        }
         if (ended === 'error') throw new Error(this.lastError ?? 'the watch failed');
         // a server that ends every watch at once must not get a tight loop of requests
         if (Date.now() - t0 < 1_000) {

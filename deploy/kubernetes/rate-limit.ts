@@ -20,6 +20,11 @@ export class RateLimiter {
     this.tokens = burst;
   }
 
+  /** Requests waiting for a token now. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   /** Resolves when the caller may send one request; rejects when `signal` aborts first. */
   take(signal?: AbortSignal): Promise<void> {
     this.refill();

@@ -5,7 +5,9 @@
  * the shape of each inject mode; and the configuration checks that fail fast
  * (environment, no cluster, configs only Kubernetes refuses).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { loadAll } from 'js-yaml';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -154,6 +156,12 @@ test('no cluster configured: the constructor fails at once, naming every place i
   } finally {
     rmSync(home, { recursive: true, force: true });
   }
+});
+
+test('docs/kubernetes-rbac.yaml: every object in it is valid against the Kubernetes OpenAPI schema', () => {
+  const docs = loadAll(readFileSync(fileURLToPath(new URL('../../docs/kubernetes-rbac.yaml', import.meta.url)), 'utf8')) as { kind: string }[];
+  assert.equal(docs.map((d) => d.kind), ['Role', 'ServiceAccount', 'RoleBinding']);
+  for (const d of docs) assert.is(openApiError(d), undefined, `${d.kind}: ${openApiError(d)}`);
 });
 
 test('the rate limiter: the burst goes at once, the next request waits; an aborted waiter leaves the queue', async () => {

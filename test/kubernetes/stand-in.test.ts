@@ -11,7 +11,8 @@
  * No engine: skipped with the reason printed (CI=true: fails).
  */
 import { spawn } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { loadAll } from 'js-yaml';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -161,7 +162,7 @@ serving('stand-in API server: AGENTIX_K8S_CONNECT=pod-ip reaches the runtime at 
 
 serving('stand-in API server: sixteen sandboxes at once share one watch, with few API requests each, under the rate limit', async () => {
   const d = k8sDeployment(ctx.standIn, { AGENTIX_K8S_QPS: '20' });
-  const watches = () => ctx.standIn.requests.get('WATCH pods') ?? 0;
+  const watches = () => ctx.standIn.requests.get('watch pods') ?? 0;
   const before = watches();
   const sandboxes = await Promise.all(Array.from({ length: 16 }, (_, i) => d.create({ image: i % 2 ? ctx.busybox : ctx.empty, bundle: BUNDLE, labels })));
   try {
@@ -276,6 +277,15 @@ gc('stand-in API server: gc removes the pod and secret of a host process that cr
   } finally {
     await d.delete(live.id);
   }
+});
+
+gc('stand-in API server: every request the backend made is one docs/kubernetes-rbac.yaml allows', () => {
+  const docs = loadAll(readFileSync(fileURLToPath(new URL('../../docs/kubernetes-rbac.yaml', import.meta.url)), 'utf8')) as { kind: string; rules?: { resources: string[]; verbs: string[] }[] }[];
+  const role = docs.find((d) => d.kind === 'Role')!;
+  const allowed = new Set(role.rules!.flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${res}`))));
+  const made = [...ctx.standIn.requests.keys()].filter((k) => k !== 'get version'); // /version is open to every authenticated user
+  assert.ok(made.length >= 8, `requests seen: ${made.join(', ')}`);
+  for (const r of made) assert.ok(allowed.has(r), `the Role does not allow "${r}"`);
 });
 
 async function cleanup(): Promise<void> {

@@ -10,7 +10,8 @@
  *     here instead of being dropped silently by the client's serializer.
  */
 import * as k8s from '@kubernetes/client-node';
-import { Pod, Secret } from 'kubernetes-models/v1';
+import { Pod, Secret, ServiceAccount } from 'kubernetes-models/v1';
+import { Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 
 interface Attribute {
   name: string;
@@ -22,9 +23,10 @@ type Model = { getAttributeTypeMap(): Attribute[] };
 /** kubernetes-models' verdict: undefined when valid, else its message. */
 export function openApiError(obj: { kind?: string }): string | undefined {
   try {
-    if (obj.kind === 'Pod') new Pod(obj as never).validate();
-    else if (obj.kind === 'Secret') new Secret(obj as never).validate();
-    else return `no schema for kind ${obj.kind}`;
+    const models: Record<string, new (data: never) => { validate(): void }> = { Pod, Secret, ServiceAccount, Role, RoleBinding };
+    const Model = obj.kind ? models[obj.kind] : undefined;
+    if (!Model) return `no schema for kind ${obj.kind}`;
+    new Model(obj as never).validate();
     return undefined;
   } catch (err) {
     return (err as Error).message;

@@ -46,7 +46,7 @@ export interface StandIn {
   namespace: string;
   store: Store;
   kubelet: Kubelet;
-  /** Requests it served, by `METHOD kind` (`WATCH pods`, `PORTFORWARD pods`, …). */
+  /** Requests it served, by RBAC verb and resource (`watch pods`, `create pods/portforward`, `get version`, …). */
   requests: Map<string, number>;
   close(): Promise<void>;
 }
@@ -78,7 +78,7 @@ export async function startStandIn(opts: StandInOptions): Promise<StandIn> {
     };
     if (req.headers.authorization !== `Bearer ${token}`) return refuse(401, 'Unauthorized');
     if (!m || m[2] !== 'pods' || m[4] !== 'portforward') return refuse(404, 'Not Found');
-    count('PORTFORWARD pods');
+    count('create pods/portforward');
     const port = Number(url.searchParams.get('ports'));
     const pod = store.get('pods', m[1]!, m[3]!);
     const to = pod && pod.status?.phase === 'Running' ? kubelet.address(m[1]!, m[3]!, port) : undefined;
@@ -90,14 +90,15 @@ export async function startStandIn(opts: StandInOptions): Promise<StandIn> {
     const url = new URL(req.url ?? '/', 'http://stand-in');
     if (req.headers.authorization !== `Bearer ${token}`) return send(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
     if (url.pathname === '/version' && req.method === 'GET') {
-      count('GET version');
+      count('get version');
       return send(res, 200, { ...version, gitVersion: `v${version.major}.${version.minor}.0-stand-in`, platform: 'linux/amd64' });
     }
     const m = API.exec(url.pathname);
     if (!m) return send(res, 404, status(404, 'NotFound', `stand-in: no route ${req.method} ${url.pathname}`));
     const [, ns, kind, name, sub] = m as unknown as [string, string, Kind, string | undefined, string | undefined];
     const watch = url.searchParams.get('watch') === 'true';
-    count(`${watch ? 'WATCH' : req.method} ${kind}${sub ? `/${sub}` : ''}`);
+    const verb = watch ? 'watch' : req.method === 'POST' ? 'create' : req.method === 'DELETE' ? 'delete' : req.method === 'GET' ? (name ? 'get' : 'list') : req.method!.toLowerCase();
+    count(`${verb} ${kind}${sub ? `/${sub}` : ''}`);
     if (sub === 'log' && req.method === 'GET') {
       if (!store.get('pods', ns, name!)) return send(res, 404, notFound(kind, name!));
       const text = await kubelet.logs(ns, name!, url.searchParams.get('container') ?? undefined);

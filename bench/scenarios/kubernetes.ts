@@ -23,7 +23,7 @@ import { briefError } from '../lib/errors.js';
 import { withTimeout } from '../lib/measure.js';
 import { copyBenchProject } from '../lib/project-copy.js';
 import { round } from '../lib/stats.js';
-import { distribution } from './sandbox.js';
+import { distribution, firstCall } from './sandbox.js';
 import type { Distribution, Failed, Skipped } from '../report/types.js';
 
 const pexec = promisify(execFile);
@@ -165,17 +165,6 @@ export function kubernetesSection(k: KubernetesFigures | Skipped | Failed | unde
   }
   lines.push('');
   return lines.join('\n');
-}
-
-async function firstCall(sb: { runtimeUrl: string; token: string }): Promise<void> {
-  const { RuntimeClient } = await import('../../runtime/client.js');
-  const client = await RuntimeClient.connect(sb.runtimeUrl, { token: sb.token });
-  try {
-    const r = await client.call<string>('run', ['hello'], { timeoutMs: 30_000 });
-    if (r !== 'hello') throw new Error(`run("hello") returned ${JSON.stringify(r)}`);
-  } finally {
-    await client.close();
-  }
 }
 
 function diff(now: Map<string, number>, before: Map<string, number>): Record<string, number> {

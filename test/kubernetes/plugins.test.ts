@@ -15,9 +15,9 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildBundle } from '../../bundle/index.js';
-import { RuntimeClient } from '../../runtime/client.js';
 import { removeBundle, taskImage } from '../support/docker.js';
 import { clusterLeftovers, engineLeftovers, k8sDeployment, standInOrSkip } from '../support/kubernetes.js';
+import { connectSandbox } from '../support/sandbox-client.js';
 import { repoRoot } from '../support/serve.js';
 import { pluginSuite } from '../plugins/suite.js';
 
@@ -50,24 +50,7 @@ if (k) {
   ] as const) {
     pluginSuite(`plugins through the stand-in API server (${kind} task image, inject=${inject})`, async () => {
       const { images } = await ready;
-      const deployment = k8sDeployment(k.standIn, { AGENTIX_K8S_INJECT: inject });
-      const sandbox = await deployment.create({ image: images[kind], bundle: BUNDLE, labels, workdir: '/tmp' });
-      try {
-        const client = await RuntimeClient.connect(sandbox);
-        return {
-          client,
-          cleanup: async () => {
-            try {
-              await client.close();
-            } finally {
-              await deployment.delete(sandbox.id);
-            }
-          },
-        };
-      } catch (err) {
-        await deployment.delete(sandbox.id);
-        throw err;
-      }
+      return connectSandbox(k8sDeployment(k.standIn, { AGENTIX_K8S_INJECT: inject }), { image: images[kind], bundle: BUNDLE, labels, workdir: '/tmp' });
     }).run();
   }
 

@@ -10,7 +10,6 @@
  *
  * No engine: skipped with the reason printed (CI=true: fails).
  */
-import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { loadAll } from 'js-yaml';
 import { join } from 'node:path';
@@ -19,12 +18,12 @@ import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildBundle } from '../../bundle/index.js';
-import { main as gcMain } from '../../cli/gc.js';
 import { loadDeployment } from '../../deploy/load.js';
 import { session } from '../../deploy/session.js';
 import { RuntimeClient } from '../../runtime/client.js';
 import { rejects } from '../support/assert.js';
 import { copyHelloFixture, type FixtureCopy } from '../support/bundle-fixture.js';
+import { runGc, sandboxOfCrashedHost } from '../support/crash.js';
 import { removeBundle, taskImage } from '../support/docker.js';
 import { withEnv } from '../support/env.js';
 import { clusterLeftovers, engineLeftovers, k8sDeployment, standInOrSkip, type StandIn } from '../support/kubernetes.js';
@@ -237,37 +236,16 @@ if (k) failures.run();
 const gc = suite('kubernetes through the stand-in API server: agentix gc');
 
 gc('stand-in API server: gc removes the pod and secret of a host process that crashed, keeps a live one', async () => {
-  const script = `
-    import { KubernetesDeployment } from ${JSON.stringify(fileURLToPath(new URL('../../deploy/kubernetes.ts', import.meta.url)))};
-    const s = await new KubernetesDeployment().create({ image: ${JSON.stringify(ctx.busybox)}, bundle: ${JSON.stringify(BUNDLE)}, labels: ${JSON.stringify(labels)} });
-    process.stdout.write(s.id + '\\n');
-    process.kill(process.pid, 'SIGKILL');
-  `;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, KUBECONFIG: ctx.standIn.kubeconfig } });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  await new Promise((r) => child.on('close', r));
-  clearTimeout(timer);
-  const orphan = out.trim();
-  assert.match(orphan, /^agentix-[0-9a-f]{10}$/, `child printed ${JSON.stringify(out)}`);
+  const orphan = await sandboxOfCrashedHost('kubernetes.ts', 'KubernetesDeployment', { image: ctx.busybox, bundle: BUNDLE, labels }, { KUBECONFIG: ctx.standIn.kubeconfig });
+  assert.match(orphan, /^agentix-[0-9a-f]{10}$/, `child printed ${JSON.stringify(orphan)}`);
   assert.ok(ctx.standIn.store.get('pods', ctx.standIn.namespace, orphan), 'the crashed host left its pod');
 
   const d = k8sDeployment(ctx.standIn);
   const live = await d.create({ image: ctx.busybox, bundle: BUNDLE, labels });
   try {
-    const lines: string[] = [];
-    const write = process.stdout.write;
-    process.stdout.write = ((s: string) => (lines.push(s), true)) as typeof process.stdout.write;
-    const saved = process.env.KUBECONFIG;
-    process.env.KUBECONFIG = ctx.standIn.kubeconfig;
-    try {
-      assert.is(await gcMain(['--kubernetes']), 0);
-    } finally {
-      process.stdout.write = write;
-      if (saved === undefined) delete process.env.KUBECONFIG;
-      else process.env.KUBECONFIG = saved;
-    }
+    const { code, out } = await runGc(['--kubernetes'], { KUBECONFIG: ctx.standIn.kubeconfig });
+    const lines = out.split(/(?<=\n)/);
+    assert.is(code, 0);
     assert.ok(lines.some((l) => l.startsWith(`removed sandbox ${orphan}`)), lines.join(''));
     assert.ok(lines.some((l) => l.startsWith(`removed secret ${orphan}`)), lines.join(''));
     // gc deletes with grace 0; the stand-in's kubelet removes the container right after

@@ -18,6 +18,7 @@ import { buildBundle } from '../../bundle/index.js';
 import { DockerDeployment } from '../../deploy/docker.js';
 import { RuntimeClient } from '../../runtime/client.js';
 import { containersWith, engineOrSkip, removeBundle, taskImage } from '../support/docker.js';
+import { connectSandbox } from '../support/sandbox-client.js';
 import { repoRoot } from '../support/serve.js';
 import { pluginSuite } from './suite.js';
 
@@ -65,24 +66,7 @@ if (docker) {
   for (const kind of ['busybox', 'empty'] as const) {
     pluginSuite(`plugins in docker (${kind} task image)`, async () => {
       const { images } = await ready;
-      const deployment = new DockerDeployment();
-      const sandbox = await deployment.create({ image: images[kind], bundle: PLAIN, labels, workdir: '/tmp' });
-      try {
-        const client = await RuntimeClient.connect(sandbox);
-        return {
-          client,
-          cleanup: async () => {
-            try {
-              await client.close();
-            } finally {
-              await deployment.delete(sandbox.id);
-            }
-          },
-        };
-      } catch (err) {
-        await deployment.delete(sandbox.id);
-        throw err;
-      }
+      return connectSandbox(new DockerDeployment(), { image: images[kind], bundle: PLAIN, labels, workdir: '/tmp' });
     }).run();
   }
 

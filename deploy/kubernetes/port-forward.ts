@@ -27,6 +27,9 @@ export class PodForward {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
     });
+    // like a Docker sandbox's published port, an idle listener does not keep the host process alive
+    // (a process that exits without delete() leaves its pod to agentix gc, as with Docker); open connections do
+    server.unref();
     self = new PodForward(server, port);
     return self;
   }

@@ -142,7 +142,8 @@ export class KubernetesDeployment implements Deployment {
 
   async delete(id: string): Promise<void> {
     checkId(id);
-    if (!this.memo.gone(id)) {
+    const mine = !!this.memo.gone(id);
+    if (!mine) {
       // not made by this instance: refuse what is not an agentix sandbox, as Docker's delete does
       const pod = await this.api.core.readNamespacedPod({ name: id, namespace: this.namespace }).catch((err) => {
         if (apiStatus(err) === 404) return undefined;
@@ -154,7 +155,8 @@ export class KubernetesDeployment implements Deployment {
         return;
       }
     }
-    await this.remove(id, TERMINATION_GRACE_S);
+    // another process's pod is outside this instance's watch: deleted with the same grace, not waited for
+    await this.remove(id, TERMINATION_GRACE_S, mine);
     this.memo.markDeleted(id);
   }
 
@@ -220,34 +222,50 @@ export class KubernetesDeployment implements Deployment {
 
   /**
    * Deletes the pod (with `graceS` for the runtime's own graceful stop, then
-   * forced with grace 0 if it is still there) and its Secret, and waits until
-   * the pod is gone: when this returns, nothing of the sandbox runs.
+   * forced with grace 0 if it is still there) and its Secret, and (`wait`)
+   * waits until the pod is gone: when this returns, nothing of the sandbox runs.
    */
-  private async remove(name: string, graceS: number): Promise<void> {
+  private async remove(name: string, graceS: number, wait = true): Promise<void> {
     const forward = this.forwards.get(name);
     this.forwards.delete(name);
     const closing = forward?.close();
     const secret = this.deleteSecret(name);
-    const goneWithin = (ms: number) =>
-      this.podWatch()
-        .until(name, (p) => (p === null ? true : undefined), AbortSignal.timeout(ms), () => new Error('still there'))
+    // subscribed before each DELETE is sent, so the pod's DELETED event cannot come before the waiter
+    const watchGone = () => {
+      const stop = new AbortController();
+      const gone = this.podWatch()
+        .until(name, (p) => (p === null ? true : undefined), stop.signal, () => new Error('still there'))
         .then(
           () => true,
           () => false,
         );
-    const deletePod = (grace: number) =>
-      this.api.core.deleteNamespacedPod({ name, namespace: this.namespace, gracePeriodSeconds: grace }).then(
+      return {
+        within: (ms: number) => {
+          const timer = setTimeout(() => stop.abort(), ms);
+          return gone.finally(() => clearTimeout(timer));
+        },
+        cancel: () => stop.abort(),
+      };
+    };
+    const deletePod = async (grace: number): Promise<boolean> => {
+      const gone = wait ? watchGone() : undefined;
+      const existed = await this.api.core.deleteNamespacedPod({ name, namespace: this.namespace, gracePeriodSeconds: grace }).then(
         () => true,
         (err) => {
+          gone?.cancel();
           if (apiStatus(err) === 404) return false;
           throw new Error(`cannot delete pod ${name}: ${apiMessage(err)}`);
         },
       );
+      if (!existed || !gone) return true;
+      if (!(await gone.within(grace > 0 ? DELETE_WAIT_MS : FORCED_DELETE_WAIT_MS))) return false;
+      return true;
+    };
     try {
-      if ((await deletePod(graceS)) && !(await goneWithin(graceS > 0 ? DELETE_WAIT_MS : FORCED_DELETE_WAIT_MS))) {
+      // true: gone (or not waited for); false: still there after the runtime's grace
+      if (!(await deletePod(graceS))) {
         // the runtime did not stop within its grace: grace period 0
-        if (graceS > 0) await deletePod(0);
-        if (!(await goneWithin(FORCED_DELETE_WAIT_MS))) throw new Error(`pod ${name} was still there ${FORCED_DELETE_WAIT_MS / 1000} s after a forced delete`);
+        if (graceS === 0 || !(await deletePod(0))) throw new Error(`pod ${name} was still there ${FORCED_DELETE_WAIT_MS / 1000} s after a forced delete`);
       }
     } finally {
       await secret;

@@ -228,7 +228,7 @@ gc('removes the sandbox of a host process that crashed, keeps a live one', async
 
   const live = await new DockerDeployment().create({ image: ctx.busybox, bundle: BUNDLE, labels });
   try {
-    const { code, out } = await runGc([]);
+    const { code, out } = await runGc(['--docker']);
     const lines = out.split(/(?<=\n)/);
     assert.is(code, 0);
     assert.ok(await gone(orphan), 'gc removed the orphan');

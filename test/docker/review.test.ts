@@ -32,10 +32,10 @@ import { BUNDLE_LABEL } from '../../bundle/layout.js';
 import { loadArchive } from '../../bundle/load.js';
 import { hostPlatform } from '../../bundle/platform.js';
 import { BUILD_DIR, buildBundle } from '../../bundle/index.js';
-import { main as gcMain } from '../../cli/gc.js';
 import { carrierName, DockerDeployment, LABELS, statusOf } from '../../deploy/docker.js';
 import { RuntimeClient } from '../../runtime/client.js';
 import { copyHelloFixture, type FixtureCopy } from '../support/bundle-fixture.js';
+import { runGc } from '../support/crash.js';
 import { containersWith, engineOrSkip, taskImage, volumeExists } from '../support/docker.js';
 
 const docker = await engineOrSkip('docker review');
@@ -72,17 +72,11 @@ async function callHello(sandbox: { runtimeUrl: string; token: string }, who: st
   }
 }
 
-/** Runs `agentix gc` with `args`, its output captured. */
+/** Runs `agentix gc --docker` with `args` (never a cluster the developer's environment may name), its output captured. */
 async function gc(args: string[]): Promise<string> {
-  const lines: string[] = [];
-  const write = process.stdout.write;
-  process.stdout.write = ((s: string) => (lines.push(s), true)) as typeof process.stdout.write;
-  try {
-    assert.is(await gcMain(args), 0);
-  } finally {
-    process.stdout.write = write;
-  }
-  return lines.join('');
+  const { code, out } = await runGc(['--docker', ...args]);
+  assert.is(code, 0);
+  return out;
 }
 
 /** The /nix volume of a carrier. */

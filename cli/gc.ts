@@ -51,40 +51,34 @@ export async function main(argv: string[]): Promise<number> {
   const removed: Removed[] = [];
   const problems: string[] = [];
   let reached = 0;
-
-  if (both || only === 'docker') {
-    const docker = await reachDocker().catch((err: Error) => {
-      if (!both) throw friendly(err.message);
-      problems.push(`docker: ${err.message}`);
-      return undefined;
-    });
-    if (docker) {
-      reached++;
-      removed.push(
-        ...(await collectGarbage(docker, {
-          carriers: true,
-          dryRun,
-          keep,
-          // An unused carrier stays while a tag still names its bundle image. Not "while the image
-          // exists": the carrier itself keeps a retagged image alive, so after every rebuild the old
-          // carrier, its /nix volume and the dangling image would stay forever.
-          keepCarrier: args.values.all ? undefined : (bundleId) => stillTagged(docker, bundleId),
-        })),
-      );
+  /** One backend: skipped when another was named; unreachable is an error only when it was named. */
+  const sweep = async <T>(name: 'docker' | 'kubernetes', reach: () => Promise<T>, collect: (target: T) => Promise<Removed[]>) => {
+    if (!both && only !== name) return;
+    let target: T;
+    try {
+      target = await reach();
+    } catch (err) {
+      if (!both) throw friendly((err as Error).message);
+      return void problems.push(`${name}: ${(err as Error).message}`);
     }
-  }
-  if (both || only === 'kubernetes') {
-    const cluster = await reachCluster().catch((err: Error) => {
-      if (!both) throw friendly(err.message);
-      problems.push(`kubernetes: ${err.message}`);
-      return undefined;
-    });
-    if (cluster) {
-      reached++;
-      const { collectClusterGarbage } = await import('../deploy/kubernetes/gc.js');
-      removed.push(...(await collectClusterGarbage(cluster.api, cluster.namespace, { keep, dryRun })));
-    }
-  }
+    reached++;
+    removed.push(...(await collect(target)));
+  };
+  await sweep('docker', reachDocker, (docker) =>
+    collectGarbage(docker, {
+      carriers: true,
+      dryRun,
+      keep,
+      // An unused carrier stays while a tag still names its bundle image. Not "while the image
+      // exists": the carrier itself keeps a retagged image alive, so after every rebuild the old
+      // carrier, its /nix volume and the dangling image would stay forever.
+      keepCarrier: args.values.all ? undefined : (bundleId) => stillTagged(docker, bundleId),
+    }),
+  );
+  await sweep('kubernetes', reachCluster, async (cluster) => {
+    const { collectClusterGarbage } = await import('../deploy/kubernetes/gc.js');
+    return collectClusterGarbage(cluster.api, cluster.namespace, { keep, dryRun });
+  });
   if (reached === 0) throw friendly(`gc: neither a Docker engine nor a Kubernetes cluster could be reached:\n  ${problems.join('\n  ')}`);
 
   const verb = dryRun ? 'would remove' : 'removed';

@@ -17,7 +17,9 @@ import { checkK8sConfig, defaultInject, KubernetesDeployment, RateLimiter, sandb
 import { runtimeEnv } from '../../deploy/shared/runtime-env.js';
 import { sandboxToken } from '../../deploy/shared/token.js';
 import type { SandboxConfig } from '../../deploy/types.js';
-import { withEnv } from '../support/env.js';
+import { rejects } from '../support/assert.js';
+import { runGc } from '../support/crash.js';
+import { withEnv, withEnvAsync } from '../support/env.js';
 import { openApiError, unknownFields } from '../support/kube-schema.js';
 
 const full: SandboxConfig = {
@@ -162,6 +164,17 @@ test('docs/kubernetes-rbac.yaml: every object in it is valid against the Kuberne
   const docs = loadAll(readFileSync(fileURLToPath(new URL('../../docs/kubernetes-rbac.yaml', import.meta.url)), 'utf8')) as { kind: string }[];
   assert.equal(docs.map((d) => d.kind), ['Role', 'ServiceAccount', 'RoleBinding']);
   for (const d of docs) assert.is(openApiError(d), undefined, `${d.kind}: ${openApiError(d)}`);
+});
+
+test('agentix gc: --kubernetes without a cluster says where it looked; neither backend reachable is one clear error', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'agentix-nokube-'));
+  const env = { KUBECONFIG: undefined, KUBERNETES_SERVICE_HOST: undefined, HOME: home, DOCKER_HOST: 'unix:///nonexistent/agentix-test.sock' };
+  try {
+    await rejects(withEnvAsync(env, () => runGc(['--kubernetes'])), /no Kubernetes cluster configured: KUBECONFIG is not set/);
+    await rejects(withEnvAsync(env, () => runGc([])), /neither a Docker engine nor a Kubernetes cluster could be reached:\n  docker: no Docker engine[\s\S]*kubernetes: no Kubernetes cluster configured/);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 });
 
 test('the rate limiter: the burst goes at once, the next request waits; an aborted waiter leaves the queue', async () => {

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { SandboxConfig } from '../../deploy/types.js';
 import { main as gcMain } from '../../cli/gc.js';
+import { withEnvAsync } from './env.js';
 
 /**
  * Runs a host process that creates one sandbox with `exportName` from
@@ -33,13 +34,10 @@ export async function sandboxOfCrashedHost(module: string, exportName: string, c
 export async function runGc(args: string[], env: Record<string, string> = {}): Promise<{ code: number; out: string }> {
   const lines: string[] = [];
   const write = process.stdout.write;
-  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, env);
   process.stdout.write = ((s: string) => (lines.push(s), true)) as typeof process.stdout.write;
   try {
-    return { code: await gcMain(args), out: lines.join('') };
+    return { code: await withEnvAsync(env, () => gcMain(args)), out: lines.join('') };
   } finally {
     process.stdout.write = write;
-    for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v);
   }
 }

@@ -180,7 +180,7 @@ export class KubernetesDeployment implements Deployment {
     return {
       id,
       state,
-      created: new Date(String(meta.creationTimestamp ?? 0)),
+      created: meta.creationTimestamp instanceof Date ? meta.creationTimestamp : new Date(String(meta.creationTimestamp ?? 0)),
       image: meta.annotations?.[LABELS.image] ?? pod.spec?.containers?.[0]?.image ?? '',
       bundle: meta.annotations?.[LABELS.bundle] ?? '',
       runtimeUrl,

@@ -24,6 +24,17 @@ export interface Cluster {
   source: string;
 }
 
+/** True when `server` is the API server of the cluster this pod runs in (its service address or DNS name). */
+function sameCluster(server: string, env: NodeJS.ProcessEnv): boolean {
+  let host: string;
+  try {
+    host = new URL(server).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    return false;
+  }
+  return host === env.KUBERNETES_SERVICE_HOST || /^kubernetes\.default(\.svc(\.cluster\.local)?)?$/.test(host);
+}
+
 export function loadCluster(env: NodeJS.ProcessEnv = process.env): Cluster {
   const kc = new KubeConfig();
   const inPod = !!env.KUBERNETES_SERVICE_HOST && existsSync(join(SERVICE_ACCOUNT, 'token'));
@@ -42,7 +53,8 @@ export function loadCluster(env: NodeJS.ProcessEnv = process.env): Cluster {
     if (!context) throw new Error(`${source}: the kubeconfig has no current context (kubectl config use-context NAME)`);
     const cluster = kc.getCurrentCluster();
     if (!cluster?.server) throw new Error(`${source}: context ${context.name} names no cluster with a server address`);
-    return { kc, namespace: context.namespace || undefined, inCluster: inPod, source };
+    // pod IPs are reachable only when the kubeconfig names the cluster this pod runs in
+    return { kc, namespace: context.namespace || undefined, inCluster: inPod && sameCluster(cluster.server, env), source };
   };
   if (env.KUBECONFIG) {
     const files = env.KUBECONFIG.split(delimiter).filter(Boolean);

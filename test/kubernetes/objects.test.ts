@@ -20,6 +20,7 @@ import type { SandboxConfig } from '../../deploy/types.js';
 import { rejects } from '../support/assert.js';
 import { runGc } from '../support/crash.js';
 import { withEnv, withEnvAsync } from '../support/env.js';
+import { readiness } from '../../deploy/kubernetes/pod-status.js';
 import { openApiError, unknownFields } from '../support/kube-schema.js';
 
 const full: SandboxConfig = {
@@ -164,6 +165,26 @@ test('docs/kubernetes-rbac.yaml: every object in it is valid against the Kuberne
   const docs = loadAll(readFileSync(fileURLToPath(new URL('../../docs/kubernetes-rbac.yaml', import.meta.url)), 'utf8')) as { kind: string }[];
   assert.equal(docs.map((d) => d.kind), ['Role', 'ServiceAccount', 'RoleBinding']);
   for (const d of docs) assert.is(openApiError(d), undefined, `${d.kind}: ${openApiError(d)}`);
+});
+
+test('what a pod that is not ready is doing, in words; what fails at once', () => {
+  const pod = (status: Record<string, unknown>, init = false) => ({
+    spec: { containers: [{ name: 'sandbox', image: 'task:1' }], ...(init ? { initContainers: [{ name: 'agentix-bundle', image: 'bundle:1' }] } : {}) },
+    status,
+  });
+  const unschedulable = readiness(pod({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: '0/3 nodes are available: 3 Insufficient memory.' }] }));
+  assert.equal(unschedulable, { ready: false, doing: 'Pending, not scheduled: Unschedulable: 0/3 nodes are available: 3 Insufficient memory.' });
+  const pulling = readiness(pod({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }], containerStatuses: [{ name: 'sandbox', state: { waiting: { reason: 'ImagePullBackOff', message: 'Back-off pulling image "task:1"' } } }] }));
+  assert.equal(pulling, { ready: false, doing: 'Pending, image pull failed for the task container (task:1): ImagePullBackOff: Back-off pulling image "task:1"' });
+  const initFailed = readiness(
+    pod({ phase: 'Failed', initContainerStatuses: [{ name: 'agentix-bundle', state: { terminated: { exitCode: 1, reason: 'Error', message: 'ENOSPC: no space left on device' } } }] }, true),
+  );
+  assert.is((initFailed as { failed: string }).failed, 'the pod ended (phase Failed): the init container that copies the bundle exited with code 1 (Error): ENOSPC: no space left on device');
+  const copying = readiness(pod({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }], initContainerStatuses: [{ name: 'agentix-bundle', state: { running: {} } }] }, true));
+  assert.equal(copying, { ready: false, doing: 'Pending, the init container is copying the bundle into the pod' });
+  const badName = readiness(pod({ phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'True' }], containerStatuses: [{ name: 'sandbox', state: { waiting: { reason: 'InvalidImageName', message: 'Failed to apply default image tag' } } }] }));
+  assert.match((badName as { failed?: string }).failed ?? '', /task container is waiting: InvalidImageName/);
+  assert.equal(readiness(pod({ phase: 'Running', podIP: '10.0.0.7', conditions: [{ type: 'Ready', status: 'True' }] })), { ready: true, podIP: '10.0.0.7' });
 });
 
 test('agentix gc: --kubernetes without a cluster says where it looked; neither backend reachable is one clear error', async () => {

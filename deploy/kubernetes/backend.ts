@@ -80,8 +80,11 @@ export class KubernetesDeployment implements Deployment {
     checkK8sConfig(config);
     const inject = await this.injectMode();
     const timeoutMs = config.startupTimeoutMs ?? DEFAULT_STARTUP_MS;
-    const startup = AbortSignal.timeout(timeoutMs);
-    const started = Date.now();
+    // The startup time counts from the moment the API server accepted the pod: a wave's requests may first
+    // wait for the client-side rate limit, and that wait (finite: the limiter drains at AGENTIX_K8S_QPS) comes on top.
+    const startup = new AbortController();
+    let startupTimer: NodeJS.Timeout | undefined;
+    let started = Date.now();
     const name = `agentix-${randomBytes(5).toString('hex')}`;
     const { token, env: tokenEnv } = sandboxToken();
     const labels: Record<string, string> = { ...config.labels, [LABELS.sandbox]: '1', ...ownerLabels(), [LABELS.createId]: name };
@@ -100,7 +103,6 @@ export class KubernetesDeployment implements Deployment {
     });
     // subscribed before the pod exists: its every event reaches this waiter
     let last: PodView | undefined;
-    const giveUp = new AbortController();
     const ready = this.podWatch().until(
       name,
       (p) => {
@@ -111,7 +113,7 @@ export class KubernetesDeployment implements Deployment {
         if (r.failed) throw new Error(r.failed);
         return undefined;
       },
-      AbortSignal.any([startup, giveUp.signal]),
+      startup.signal,
       () => new Error(`the pod did not become ready within ${timeoutMs} ms: ${last ? doingOf(last) : `the API server reported nothing of it${this.watch?.lastError ? ` (${this.watch.lastError})` : ''}`}`),
     );
     ready.catch(() => undefined); // awaited below; a failed create() must not also leave an unhandled rejection
@@ -124,12 +126,16 @@ export class KubernetesDeployment implements Deployment {
         throw new Error(`cannot create the sandbox's Pod in namespace ${this.namespace}: ${apiMessage(err)}`);
       });
       created = true;
+      started = Date.now();
+      startupTimer = setTimeout(() => startup.abort(), timeoutMs);
       const r = await ready;
-      const runtimeUrl = await this.reach(name, r.podIP, timeoutMs, started + timeoutMs, startup);
+      const runtimeUrl = await this.reach(name, r.podIP, timeoutMs, started + timeoutMs, startup.signal);
+      clearTimeout(startupTimer);
       this.memo.remember({ id: name, state: 'running', created: new Date(started), image: config.image, bundle: config.bundle, runtimeUrl });
       return { id: name, runtimeUrl, token };
     } catch (err) {
-      giveUp.abort();
+      clearTimeout(startupTimer);
+      startup.abort(); // ends the readiness wait if the failure came before it
       const why = err instanceof Error ? err.message : String(err);
       const output = created ? await this.lastLogLines(name, last) : '';
       const leftover = await this.remove(name, 0).then(

@@ -217,8 +217,10 @@ export class KubernetesDeployment implements Deployment {
       port = forward.port;
     }
     for (let i = 0; i < HEALTH_TRIES && !startup.aborted; i++) {
-      // the whole remaining startup time: through port-forward the request may first wait for the rate limit
-      if (await healthOk(host, port, Math.max(1_000, deadline - Date.now()))) return host === '127.0.0.1' ? `ws://127.0.0.1:${port}` : podUrl(host);
+      // the remaining startup time, plus (through port-forward) the time the rate limiter's queue takes to drain:
+      // waiting for the client-side limit does not count against startupTimeoutMs
+      const drainMs = forward ? (this.api.limiter.queued / this.api.limiter.qps) * 1000 : 0;
+      if (await healthOk(host, port, Math.max(1_000, deadline - Date.now()) + drainMs)) return host === '127.0.0.1' ? `ws://127.0.0.1:${port}` : podUrl(host);
       await new Promise((r) => setTimeout(r, HEALTH_RETRY_MS));
     }
     const queued = this.api.limiter.queued ? `; ${this.api.limiter.queued} requests were waiting for the client-side rate limit (AGENTIX_K8S_QPS=${this.api.limiter.qps})` : '';

@@ -9,8 +9,9 @@ export class RateLimiter {
   private last = performance.now();
   private readonly queue: { resolve: () => void; reject: (err: Error) => void; signal?: AbortSignal; onAbort?: () => void }[] = [];
   private timer: NodeJS.Timeout | undefined;
-  /** Milliseconds callers spent waiting for a token, summed (for the bench). */
+  /** Milliseconds callers spent waiting for a token, summed (for the bench), and the longest single wait. */
   waitedMs = 0;
+  maxWaitMs = 0;
 
   constructor(
     readonly qps: number,
@@ -37,7 +38,9 @@ export class RateLimiter {
     return new Promise<void>((resolve, reject) => {
       const entry: (typeof this.queue)[number] = {
         resolve: () => {
-          this.waitedMs += performance.now() - t0;
+          const waited = performance.now() - t0;
+          this.waitedMs += waited;
+          this.maxWaitMs = Math.max(this.maxWaitMs, waited);
           resolve();
         },
         reject,

@@ -190,6 +190,27 @@ serving('stand-in API server: sixteen sandboxes at once share one watch, with fe
   assert.equal(clusterLeftovers(ctx.standIn), []);
 });
 
+serving('stand-in API server: a wave queued behind a tight rate limit still starts: the wait for the limit does not count against startupTimeoutMs', async () => {
+  const d = k8sDeployment(ctx.standIn, { AGENTIX_K8S_QPS: '2', AGENTIX_K8S_BURST: '2' });
+  const startupTimeoutMs = 6_000;
+  let longest = 0;
+  const sandboxes = await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      const t0 = Date.now();
+      const s = await d.create({ image: ctx.busybox, bundle: BUNDLE, labels, startupTimeoutMs });
+      longest = Math.max(longest, Date.now() - t0);
+      return s;
+    }),
+  );
+  try {
+    // the premise, not a speed check: some create() spent longer than its startup time, most of it in the limiter's queue
+    assert.ok(longest > startupTimeoutMs, `the longest create() took ${longest} ms, not longer than the startup time: the wave did not queue`);
+  } finally {
+    await Promise.all(sandboxes.map((s) => d.delete(s.id)));
+  }
+  assert.equal(clusterLeftovers(ctx.standIn), []);
+});
+
 if (k) serving.run();
 
 // ---------------------------------------------------------------- failures

@@ -7,6 +7,7 @@
 #                    their task images with `docker import`
 #   patchelf         rewrites node's interpreter and rpath into /nix/runtime/lib
 #   busybox-static   the root filesystem of the test task image
+#   openssl          the Kubernetes stand-in API server's TLS certificate (tests)
 set -euo pipefail
 
 log() { echo "docker.sh: $*"; }
@@ -18,6 +19,7 @@ command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 command -v patchelf >/dev/null 2>&1 || need+=(patchelf)
 # the dynamic busybox package also installs /bin/busybox, which cannot run in an image without libc
 dpkg -s busybox-static >/dev/null 2>&1 || need+=(busybox-static)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -6,7 +6,7 @@
  *   npm run bench -- --smoke           tiny counts: checks that every scenario runs (test/bench)
  *   npm run bench -- --same-core       server and client both on CPU 0 (default: split-core, server CPU 0, client CPU 1)
  *   npm run bench -- --only=raw-ws,agentix     only these transport systems
- *   npm run bench -- --skip=sandbox,tooling    leave scenario groups out (transport, sandbox, tooling)
+ *   npm run bench -- --skip=sandbox,tooling    leave scenario groups out (transport, sandbox, kubernetes, tooling)
  *   npm run bench -- --out=DIR         write results there instead of bench/ (RESULTS.md, results/DATE.json, results/chart.svg)
  *   npm run bench -- --render=FILE     re-render RESULTS.md and the chart from an earlier results JSON
  *
@@ -23,12 +23,16 @@ import { SYSTEMS, type SystemName } from './lib/systems.js';
 import { runTransport } from './scenarios/transport.js';
 import { runSandboxes } from './scenarios/sandbox.js';
 import { runTooling } from './scenarios/tooling.js';
+import { kubernetesSection, runKubernetes, type KubernetesFigures } from './scenarios/kubernetes.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderChart } from './report/chart.js';
 import { renderTable } from './report/table.js';
-import type { BenchResults } from './report/types.js';
+import type { BenchResults, Failed, Skipped } from './report/types.js';
 
-const GROUPS = ['transport', 'sandbox', 'tooling'] as const;
+/** The results file: the report's shape plus the Kubernetes scenario's figures (rendered by its own section). */
+type Results = BenchResults & { kubernetes?: KubernetesFigures | Skipped | Failed };
+
+const GROUPS = ['transport', 'sandbox', 'kubernetes', 'tooling'] as const;
 
 const USAGE = `usage: npm run bench -- [--quick|--full|--smoke] [--same-core] [--only=SYSTEMS] [--skip=GROUPS] [--out=DIR]
 
@@ -82,7 +86,7 @@ async function main(): Promise<number> {
   }
   if (opts.render) {
     // Re-renders the reports of an earlier run (after a change to the renderers), measuring nothing.
-    const results = JSON.parse(readFileSync(opts.render, 'utf8')) as BenchResults;
+    const results = JSON.parse(readFileSync(opts.render, 'utf8')) as Results;
     writeReports(results, opts.out, `results/${basename(opts.render)}`);
     process.stdout.write(renderTable(results));
     return 0;
@@ -93,7 +97,7 @@ async function main(): Promise<number> {
   const log = (s: string) => process.stderr.write(`[${((Date.now() - started.getTime()) / 1000).toFixed(1)}s] ${s}\n`);
   log(`agentix bench, ${opts.mode} mode, placement ${placement.name}${placement.note ? ` (${placement.note})` : ''}`);
 
-  const results: BenchResults = {
+  const results: Results = {
     date: started.toISOString(),
     mode: opts.mode,
     machine: machineInfo(placement),
@@ -101,6 +105,7 @@ async function main(): Promise<number> {
     transport: [],
     sandbox: { skipped: 'not run (--skip)' },
     tooling: { skipped: 'not run (--skip)' },
+    kubernetes: { skipped: 'not run (--skip)' },
     durationS: 0,
   };
   if (!opts.skip.includes('transport')) {
@@ -111,6 +116,10 @@ async function main(): Promise<number> {
   if (!opts.skip.includes('sandbox')) {
     log('sandbox: create → first call');
     results.sandbox = await runSandboxes(plan, log);
+  }
+  if (!opts.skip.includes('kubernetes')) {
+    log('kubernetes: stand-in API server, create → ready, API requests per sandbox');
+    results.kubernetes = await runKubernetes(plan, log).catch((err: Error) => ({ error: err.message }));
   }
   if (!opts.skip.includes('tooling')) {
     log('tooling: agentix gen / build');
@@ -128,9 +137,9 @@ async function main(): Promise<number> {
   return 0;
 }
 
-function writeReports(results: BenchResults, out: string, jsonPath: string): void {
+function writeReports(results: Results, out: string, jsonPath: string): void {
   mkdirSync(join(out, 'results'), { recursive: true });
-  writeFileSync(join(out, 'RESULTS.md'), renderMarkdown(results, jsonPath));
+  writeFileSync(join(out, 'RESULTS.md'), `${renderMarkdown(results, jsonPath)}\n${kubernetesSection(results.kubernetes)}`);
   writeFileSync(join(out, 'results', 'chart.svg'), renderChart(results));
 }
 

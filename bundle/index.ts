@@ -17,26 +17,28 @@ import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, re
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type Docker from 'dockerode';
-import { dockerFromEnv, pingEngine, BUNDLE_ENV_LABEL } from '../deploy/docker.js';
+import { dockerFromEnv, pingEngine } from './docker-engine.js';
 import type { Manifest } from '../runtime/manifest.js';
 import { archiveStream, imageConfig, type ImageLayer } from './archive.js';
 import { compileRunDir } from './compile.js';
 import { dependencyFiles, shippedPackages } from './deps.js';
 import { buildEpoch, writeLayer, type LayerEntry, type LayerInfo } from './layer.js';
-import { APP_DIR, APP_RUNTIME_DIR, BUNDLE_LABEL, NIX_ROOT, RUNTIME_BIN } from './layout.js';
+import { APP_DIR, APP_RUNTIME_DIR, BUNDLE_ENV_LABEL, BUNDLE_LABEL, NIX_ROOT, RUNTIME_BIN, SANDBOX_ENV } from './layout.js';
 import { loadArchive, normaliseTag } from './load.js';
+import { pushBundle, type Pushed } from './push.js';
 import { assembleNative } from './native.js';
 import { agentixRoot } from './package-root.js';
 import { checkPlatform, formatPlatform } from './platform.js';
 import { GEN_DIR, friendly, loadProjectManifest } from './project.js';
 import { bundleRuntime } from './runtime-js.js';
+import { sandboxEnvSource } from './sandbox-env.js';
 import { checkToolNames, DEFAULT_TOOLS, resolveTools, type ToolFiles } from './tools.js';
 
 export { DEFAULT_TOOLS, KNOWN_TOOLS, parseTools } from './tools.js';
 export { ENTRYPOINT } from './layout.js';
 
 /** Bump when the layout or the way the runtime layer is made changes: invalidates cached runtime layers. */
-const RUNTIME_LAYER_FORMAT = 2;
+const RUNTIME_LAYER_FORMAT = 3;
 /** Where the build keeps its run dir, staging and cached layers, relative to the project. */
 export const BUILD_DIR = join('.agentix', 'build');
 
@@ -52,6 +54,11 @@ export interface BuildOptions {
   tools?: string[];
   /** Load into the Docker engine; default: true without `out`, false with it. */
   load?: boolean;
+  /**
+   * Also push the image to the registry its tag names (Docker's stored
+   * credentials, DOCKER_CONFIG), so a cluster can pull it; implies `load`.
+   */
+  push?: boolean;
   /** Run the compiler first (default); false: use the existing agentix-gen/manifest.json. */
   generate?: boolean;
   /** Node binary to ship (default: the one running this build). */
@@ -70,6 +77,8 @@ export interface BuildResult {
   tag: string;
   archive?: string;
   layers: { name: string; digest: string; size: number }[];
+  /** With `push`: the digest reference (`REPO@sha256:…`) to use as a sandbox's `bundle`. */
+  pushed?: Pushed;
 }
 
 export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
@@ -77,7 +86,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
   if (!existsSync(join(projectDir))) throw friendly(`project directory ${projectDir} does not exist`);
   const tag = wrap(() => normaliseTag(opts.tag));
   const platform = wrap(() => checkPlatform(opts.platform));
-  const load = opts.load ?? !opts.out;
+  const load = opts.push || (opts.load ?? !opts.out);
   const out = opts.out ? resolve(opts.out) : undefined;
   const toolNames = [...new Set(opts.tools ?? DEFAULT_TOOLS)].sort();
   wrap(() => checkToolNames(toolNames));
@@ -150,9 +159,14 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       const d = docker;
       await progress((how: string) => `load image ${tag} (${how})`, () => loadArchive(d, () => archiveStream(spec, config, [tag]), config.id, tag));
     }
+    let pushed: Pushed | undefined;
+    if (opts.push && docker) {
+      const d = docker;
+      pushed = await progress((p: Pushed) => `push ${p.reference}`, () => pushBundle(d, tag).catch((err: Error) => Promise.reject(friendly(err.message))));
+    }
     pruneLayers(layersDir, layers);
     pruneRuntimeCache(cacheDir, runtimeLayer.file);
-    return { imageId: config.id, tag, archive: out, layers: layers.map(({ name, digest, size }) => ({ name, digest, size })) };
+    return { imageId: config.id, tag, archive: out, layers: layers.map(({ name, digest, size }) => ({ name, digest, size })), pushed };
   } finally {
     rmSync(stageDir, { recursive: true, force: true });
   }
@@ -183,6 +197,7 @@ async function runtimeLayerFor(
     { kind: 'data', path: `${APP_RUNTIME_DIR}/worker-main.js`, data: readFileSync(runtimeJs.worker) },
     // the runtime files are ESM whatever the app's package.json says
     { kind: 'data', path: `${APP_RUNTIME_DIR}/package.json`, data: '{"type":"module"}\n' },
+    { kind: 'data', path: SANDBOX_ENV, data: sandboxEnvSource(tools.env) },
   ];
   const key = createHash('sha256');
   const stamp = (f: string) => {

@@ -4,6 +4,7 @@
  * Every other module (the image writer, the Docker deployment, the Nix
  * expressions by convention) takes its paths from here.
  */
+import { DEFAULT_PORT } from '../runtime/wire/limits.js';
 
 /** The one directory a bundle image contains (declared `VOLUME /nix`). */
 export const NIX_ROOT = '/nix';
@@ -21,8 +22,20 @@ export const APP_NODE_MODULES = `${APP_DIR}/node_modules`;
 export const NODE_PATH = `${RUNTIME_BIN}/node`;
 export const SERVER_MAIN = `${APP_RUNTIME_DIR}/server-main.js`;
 
-/** The command a task container runs: the bundled node, the bundled server, the run dir. */
-export const ENTRYPOINT: readonly string[] = [NODE_PATH, SERVER_MAIN, APP_DIR];
+/**
+ * Preloaded (`node --import`) before the server and every worker: applies the
+ * bundle's own environment rule inside the sandbox (see sandbox-env.ts), so
+ * no deployment needs to read the task image's PATH or the bundle's labels.
+ */
+export const SANDBOX_ENV = `${APP_RUNTIME_DIR}/sandbox-env.js`;
+
+/** The command a sandbox runs, whatever the deployment: the bundled node, the env preload, the bundled server, the run dir. */
+export const ENTRYPOINT: readonly string[] = [NODE_PATH, '--import', SANDBOX_ENV, SERVER_MAIN, APP_DIR];
+
+/** The runtime server's port inside a sandbox container (what AGENTIX_BIND_PORT is set to, and what is published or forwarded). */
+export const SANDBOX_PORT = DEFAULT_PORT;
 
 /** Labels written into every bundle image's config. */
 export const BUNDLE_LABEL = 'agentix.bundle-image';
+/** Bundle image label holding extra environment its tools need (JSON object), e.g. GIT_EXEC_PATH; informational (the preload applies it). */
+export const BUNDLE_ENV_LABEL = 'agentix.bundle-env';

@@ -5,7 +5,8 @@
  */
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
-import { dockerMessage, removeUntaggedBundle, statusOf } from '../deploy/docker.js';
+import { dockerMessage, statusOf } from './docker-engine.js';
+import { removeUntaggedBundle } from './images.js';
 
 export function splitTag(ref: string): { repo: string; tag: string } {
   const slash = ref.lastIndexOf('/');

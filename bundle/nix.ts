@@ -8,16 +8,17 @@
  * only (test/bundle/nix.test.ts).
  */
 import { execFile, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { pipeline } from 'node:stream/promises';
-import { dockerFromEnv, pingEngine } from '../deploy/docker.js';
+import { dockerFromEnv, pingEngine } from './docker-engine.js';
 import { compileRunDir } from './compile.js';
 import { normaliseTag, splitTag } from './load.js';
 import { agentixRoot } from './package-root.js';
 import { friendly, loadProjectManifest } from './project.js';
 import { bundleRuntime } from './runtime-js.js';
+import { sandboxEnvSource } from './sandbox-env.js';
 import { DEFAULT_TOOLS } from './tools.js';
 
 const run = promisify(execFile);
@@ -64,6 +65,8 @@ export async function buildWithNix(opts: NixBuildOptions): Promise<{ tag: string
   await step('compile project', () => compileRunDir({ projectDir, manifest, runDir: appDir, external: 'packages' }));
   const runtimeDir = join(buildDir, 'runtime');
   await step('bundle runtime', () => bundleRuntime(runtimeDir));
+  // nixpkgs' tools find their helpers on their own: no tool variables
+  writeFileSync(join(runtimeDir, 'sandbox-env.js'), sandboxEnvSource({}));
   const tools = opts.tools ?? DEFAULT_TOOLS;
   const result = join(buildDir, 'result');
   await step('nix-build', async () => {

@@ -9,7 +9,7 @@ import { buildBundle, DEFAULT_TOOLS, KNOWN_TOOLS, parseTools } from '../bundle/i
 import { buildWithNix } from '../bundle/nix.js';
 import { CliError, parse } from './args.js';
 
-const HELP = `usage: agentix build [dir] -t NAME:TAG [--out FILE.tar] [--load] [--platform P] [--tools LIST] [--no-gen] [--nix]
+const HELP = `usage: agentix build [dir] -t NAME:TAG [--out FILE.tar] [--load] [--push] [--platform P] [--tools LIST] [--no-gen] [--nix]
 
 Builds the bundle image of the project in dir (default .): an image whose only
 content is /nix (node with its own libc, the agentix runtime, the project's
@@ -20,6 +20,9 @@ task image.
   --out FILE.tar       write the docker-archive (docker load -i FILE.tar); without
                        --load the image is then not loaded into the engine
   --load               load into the engine also when --out is given
+  --push               also push to the registry NAME names (e.g. -t registry.example/proj:1),
+                       with Docker's stored credentials (DOCKER_CONFIG, docker login), and
+                       print the digest reference (REGISTRY/PROJ@sha256:…) to use as bundle
   --platform P         only the host's platform (e.g. linux/amd64) can be built
   --tools LIST         system tools for /nix/runtime/bin, comma separated, or none
                        (default ${DEFAULT_TOOLS.join(',')}; known: ${Object.keys(KNOWN_TOOLS).join(', ')})
@@ -35,6 +38,7 @@ export async function main(argv: string[]): Promise<number> {
     tag: { type: 'string', short: 't' },
     out: { type: 'string' },
     load: { type: 'boolean' },
+    push: { type: 'boolean' },
     platform: { type: 'string' },
     tools: { type: 'string' },
     'no-gen': { type: 'boolean' },
@@ -49,6 +53,7 @@ export async function main(argv: string[]): Promise<number> {
   const say = (line: string) => process.stderr.write(`agentix build: ${line}\n`);
   const t0 = performance.now();
 
+  if (args.values.nix && args.values.push) throw new CliError('build: --push is not available with --nix yet: build with --nix, then docker push the tag');
   if (args.values.nix) {
     const result = await buildWithNix({ projectDir, tag, out: args.values.out, tools, load: args.values.load ?? !args.values.out, onProgress: (s, ms) => say(`${s} (${ms} ms)`) });
     process.stdout.write(`${result.tag} ${result.imageId ?? ''}\n`);
@@ -60,6 +65,7 @@ export async function main(argv: string[]): Promise<number> {
     tag,
     out: args.values.out,
     load: args.values.load ?? !args.values.out,
+    push: args.values.push,
     platform: args.values.platform,
     tools,
     generate: !args.values['no-gen'],
@@ -67,7 +73,8 @@ export async function main(argv: string[]): Promise<number> {
   });
   for (const l of result.layers) say(`layer ${l.name.padEnd(12)} ${l.digest.slice(7, 19)} ${(l.size / 1048576).toFixed(1)} MiB`);
   say(`done in ${Math.round(performance.now() - t0)} ms: ${result.tag} ${result.imageId}${result.archive ? ` (${result.archive})` : ''}`);
-  // stdout: just the result, for scripts
-  process.stdout.write(`${result.tag} ${result.imageId}\n`);
+  // stdout: just the result, for scripts (with --push: the reference to use as bundle)
+  if (result.pushed) say(`pushed ${result.pushed.reference}`);
+  process.stdout.write(result.pushed ? `${result.pushed.reference}\n` : `${result.tag} ${result.imageId}\n`);
   return 0;
 }

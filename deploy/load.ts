@@ -1,7 +1,7 @@
 import type { DeploymentClass } from './types.js';
 
 /**
- * Finds a deployment backend by name: `local` and `docker` are built in; any
+ * Finds a deployment backend by name: `local`, `docker` and `kubernetes` are built in; any
  * other NAME is the default export (or `Deployment` export) of the npm package
  * `agentix-deployment-NAME`, resolved from the current working directory's
  * node_modules as well as from agentix's own.
@@ -9,6 +9,7 @@ import type { DeploymentClass } from './types.js';
 export async function loadDeployment(name: string): Promise<DeploymentClass> {
   if (name === 'local') return (await import('./local.js')).LocalDeployment;
   if (name === 'docker') return (await import('./docker.js')).DockerDeployment;
+  if (name === 'kubernetes') return (await import('./kubernetes.js')).KubernetesDeployment;
   if (!/^[a-z0-9][a-z0-9._-]*$/.test(name)) throw new Error(`invalid deployment name ${JSON.stringify(name)}: use lowercase letters, digits, '.', '_' or '-'`);
   const pkg = `agentix-deployment-${name}`;
   let mod: Record<string, unknown>;

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { loadProjectManifest, prepareRunDir } from '../bundle/project.js';
 import { childExecArgv, siblingEntry } from '../runtime/entry-path.js';
-import { randomToken } from '../runtime/server/server.js';
+import { sandboxToken } from './shared/token.js';
 import type { Deployment, Sandbox, SandboxConfig, SandboxInfo } from './types.js';
 
 interface LocalSandbox {
@@ -51,7 +51,7 @@ export class LocalDeployment implements Deployment {
     if (!config.bundle) throw new Error('local deployment: config.bundle must be the project directory to serve');
     const projectDir = resolve(config.bundle);
     const runDir = await prepare(projectDir);
-    const token = randomToken();
+    const { token, env: tokenEnv } = sandboxToken();
     const id = `local-${randomUUID()}`;
     const child = spawn(process.execPath, [...childExecArgv(), siblingEntry(import.meta.url, '../runtime/server/main'), runDir], {
       // stdin stays open as a lifeline: the server exits when this host process goes away.
@@ -60,7 +60,7 @@ export class LocalDeployment implements Deployment {
       env: {
         ...process.env,
         ...config.env,
-        AGENTIX_TOKEN: token,
+        ...tokenEnv,
         AGENTIX_BIND_PORT: '0',
         AGENTIX_BIND_HOST: '127.0.0.1',
         AGENTIX_EXIT_WITH_STDIN: '1',

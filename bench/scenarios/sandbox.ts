@@ -97,18 +97,23 @@ async function measureBackend(name: 'docker' | 'local', config: SandboxConfig, s
   return figures;
 }
 
-async function createAndCall(dep: Deployment, config: SandboxConfig, timeoutMs: number): Promise<Timed> {
+/** The bench project's `run("hello")` through a fresh client, checked. */
+export async function firstCall(sb: { runtimeUrl: string; token: string }): Promise<void> {
   const { RuntimeClient } = await import('../../runtime/client/client.js');
+  const client = await RuntimeClient.connect(sb.runtimeUrl, { token: sb.token });
+  try {
+    const r = await client.call<string>('run', ['hello'], { timeoutMs: 30_000 });
+    if (r !== 'hello') throw new Error(`run("hello") returned ${JSON.stringify(r)}`);
+  } finally {
+    await client.close();
+  }
+}
+
+async function createAndCall(dep: Deployment, config: SandboxConfig, timeoutMs: number): Promise<Timed> {
   const t0 = performance.now();
   const sb = await withTimeout(dep.create(config), timeoutMs, 'create');
   try {
-    const client = await RuntimeClient.connect(sb.runtimeUrl, { token: sb.token });
-    try {
-      const r = await client.call<string>('run', ['hello'], { timeoutMs: 30_000 });
-      if (r !== 'hello') throw new Error(`run("hello") returned ${JSON.stringify(r)}`);
-    } finally {
-      await client.close();
-    }
+    await firstCall(sb);
     return { firstCallMs: performance.now() - t0, id: sb.id };
   } catch (err) {
     await dep.delete(sb.id).catch(() => {});
@@ -116,7 +121,7 @@ async function createAndCall(dep: Deployment, config: SandboxConfig, timeoutMs: 
   }
 }
 
-function distribution(ms: number[]): Distribution {
+export function distribution(ms: number[]): Distribution {
   const s = [...ms].sort((a, b) => a - b);
   return { p50Ms: round(percentile(s, 50)), p90Ms: round(percentile(s, 90)), maxMs: round(s[s.length - 1]), n: s.length };
 }

@@ -7,20 +7,18 @@
  *
  * No engine: skipped with the reason printed (CI=true: fails).
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { rejects } from '../support/assert.js';
 import type Docker from 'dockerode';
 import { buildBundle } from '../../bundle/index.js';
-import { main as gcMain } from '../../cli/gc.js';
 import { carrierName, DockerDeployment, ensureCarrier, LABELS, statusOf } from '../../deploy/docker.js';
 import { loadDeployment } from '../../deploy/load.js';
 import { session } from '../../deploy/session.js';
 import { RuntimeClient } from '../../runtime/client/client.js';
 import { copyHelloFixture, type FixtureCopy } from '../support/bundle-fixture.js';
+import { runGc, sandboxOfCrashedHost } from '../support/crash.js';
 import { containersWith, engineOrSkip, removeBundle, taskImage, volumeExists } from '../support/docker.js';
 
 const docker = await engineOrSkip('docker deployment');
@@ -224,33 +222,14 @@ const gc = suite('docker: agentix gc');
 
 gc('removes the sandbox of a host process that crashed, keeps a live one', async () => {
   // a real crash: a child process creates a sandbox, then dies by SIGKILL
-  const script = `
-    import { DockerDeployment } from ${JSON.stringify(fileURLToPath(new URL('../../deploy/docker.ts', import.meta.url)))};
-    const s = await new DockerDeployment().create({ image: ${JSON.stringify(ctx.busybox)}, bundle: ${JSON.stringify(BUNDLE)}, labels: ${JSON.stringify(labels)} });
-    process.stdout.write(s.id + '\\n');
-    process.kill(process.pid, 'SIGKILL');
-  `;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  await new Promise((r) => child.on('close', r));
-  clearTimeout(timer);
-  const orphan = out.trim();
-  assert.match(orphan, /^[0-9a-f]{64}$/, `child printed ${JSON.stringify(out)}`);
+  const orphan = await sandboxOfCrashedHost('docker.ts', 'DockerDeployment', { image: ctx.busybox, bundle: BUNDLE, labels });
+  assert.match(orphan, /^[0-9a-f]{64}$/, `child printed ${JSON.stringify(orphan)}`);
   assert.not.ok(await gone(orphan), 'the crashed host left its sandbox');
 
   const live = await new DockerDeployment().create({ image: ctx.busybox, bundle: BUNDLE, labels });
   try {
-    const lines: string[] = [];
-    const write = process.stdout.write;
-    process.stdout.write = ((s: string) => (lines.push(s), true)) as typeof process.stdout.write;
-    let code: number;
-    try {
-      code = await gcMain([]);
-    } finally {
-      process.stdout.write = write;
-    }
+    const { code, out } = await runGc(['--docker']);
+    const lines = out.split(/(?<=\n)/);
     assert.is(code, 0);
     assert.ok(await gone(orphan), 'gc removed the orphan');
     assert.not.ok(await gone(live.id), 'gc kept the sandbox whose owner (this process) runs');

@@ -6,16 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DockerDeployment, demuxLogs } from '../../deploy/docker.js';
-
-function withEnv<T>(vars: Record<string, string | undefined>, fn: () => T): T {
-  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  for (const [k, v] of Object.entries(vars)) v === undefined ? delete process.env[k] : (process.env[k] = v);
-  try {
-    return fn();
-  } finally {
-    for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v);
-  }
-}
+import { withEnv } from '../support/env.js';
 
 test('the constructor fails at once when the engine socket does not exist, saying what to do', () => {
   withEnv({ DOCKER_HOST: 'unix:///nonexistent/agentix-test.sock' }, () => {

@@ -19,6 +19,7 @@ import { DockerDeployment } from '../../deploy/docker.js';
 import { RuntimeClient } from '../../runtime/client/client.js';
 import { RemoteError } from '../../runtime/wire/errors.js';
 import { containersWith, engineOrSkip, removeBundle, taskImage } from '../support/docker.js';
+import { connectSandbox } from '../support/sandbox-client.js';
 import { repoRoot } from '../support/serve.js';
 import { pluginSuite } from './suite.js';
 
@@ -66,24 +67,7 @@ if (docker) {
   for (const kind of ['busybox', 'empty'] as const) {
     pluginSuite(`plugins in docker (${kind} task image)`, async () => {
       const { images } = await ready;
-      const deployment = new DockerDeployment();
-      const sandbox = await deployment.create({ image: images[kind], bundle: PLAIN, labels, workdir: '/tmp' });
-      try {
-        const client = await RuntimeClient.connect(sandbox);
-        return {
-          client,
-          cleanup: async () => {
-            try {
-              await client.close();
-            } finally {
-              await deployment.delete(sandbox.id);
-            }
-          },
-        };
-      } catch (err) {
-        await deployment.delete(sandbox.id);
-        throw err;
-      }
+      return connectSandbox(new DockerDeployment(), { image: images[kind], bundle: PLAIN, labels, workdir: '/tmp' });
     }).run();
   }
 

@@ -1,0 +1,35 @@
+/**
+ * Checks of a SandboxConfig every container backend makes before it asks its
+ * engine or cluster for anything, with one message per mistake.
+ */
+import type { SandboxConfig } from '../types.js';
+import { reservedLabel } from './labels.js';
+
+/** How long create() waits for the runtime, unless `startupTimeoutMs` says otherwise. */
+export const DEFAULT_STARTUP_MS = 30_000;
+/** The smallest memory limit container runtimes accept (runc refuses less than 6 MiB). */
+export const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
+
+export function checkConfig(config: SandboxConfig): void {
+  const bad = (what: string): never => {
+    throw new Error(`invalid SandboxConfig: ${what}`);
+  };
+  if (typeof config?.image !== 'string' || !config.image) bad('`image` (the task image) is required');
+  if (typeof config.bundle !== 'string' || !config.bundle) bad('`bundle` (an image from `agentix build`) is required');
+  if (config.cpus !== undefined && !(typeof config.cpus === 'number' && config.cpus > 0 && Number.isFinite(config.cpus))) bad(`\`cpus\` must be a positive number, got ${config.cpus}`);
+  if (config.memoryBytes !== undefined && !(Number.isInteger(config.memoryBytes) && config.memoryBytes >= MIN_MEMORY_BYTES))
+    bad(`\`memoryBytes\` must be a whole number of bytes, at least 6 MiB (the container runtime's minimum), got ${config.memoryBytes}`);
+  if (config.startupTimeoutMs !== undefined && !(config.startupTimeoutMs > 0)) bad(`\`startupTimeoutMs\` must be positive, got ${config.startupTimeoutMs}`);
+  if (config.platform !== undefined && !/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(config.platform)) bad(`\`platform\` must look like linux/amd64, got ${JSON.stringify(config.platform)}`);
+  for (const [k, v] of Object.entries(config.env ?? {}))
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || typeof v !== 'string') bad(`env ${JSON.stringify(k)} must be a NAME with a string value`);
+  for (const [k, v] of Object.entries(config.labels ?? {})) if (typeof v !== 'string') bad(`label ${k} must have a string value`);
+  const reserved = reservedLabel(config.labels);
+  if (reserved) bad(`label ${reserved}: the agentix.* labels are reserved`);
+}
+
+/** `uid[:gid]` when `user` is numeric (all Kubernetes can express), undefined for a name. */
+export function numericUser(user: string): { uid: number; gid?: number } | undefined {
+  const m = /^(\d+)(?::(\d+))?$/.exec(user);
+  return m ? { uid: Number(m[1]), gid: m[2] !== undefined ? Number(m[2]) : undefined } : undefined;
+}

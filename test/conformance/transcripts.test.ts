@@ -6,7 +6,6 @@
  */
 import { join } from 'node:path';
 import { suite } from 'uvu';
-import { generate } from '../../codegen/index.js';
 import { repoRoot, serve, type Served } from '../support/serve.js';
 import { Replay, type ServerHandle } from './replay.js';
 import { loadTranscripts } from './transcript.js';
@@ -24,10 +23,6 @@ const handle = (s: Served): ServerHandle => ({ url: s.url, token: s.token, signa
 
 
 const meta = suite('conformance suite');
-meta('fixtures/conformance/agentix-gen is what agentix gen makes now', async () => {
-  const result = await generate({ projectDir: fixture, check: true, write: false });
-  assert.equal(result.stale, [], `stale: ${result.stale.join('; ')}; run agentix gen fixtures/conformance`);
-});
 meta('the transcripts send every client message type and expect every server message type and error code of docs/protocol.md', () => {
   assert.equal(coverageGaps(join(repoRoot, 'docs/protocol.md'), all), []);
 });

@@ -59,6 +59,9 @@ export function dueReason(call: ServerCall, now: number): 'deadline' | 'cancel' 
 
 export type Verdict = { kill: false } | { kill: true; reason: string };
 
+/** How long the runtime's own work on one message (decode, validation) may keep the worker silent before that too counts as hung. */
+export const frameworkBound = (graceMs: number): number => Math.max(30_000, 10 * graceMs);
+
 /**
  * Whether a worker that has said nothing for `silentMs` is hung — the rule
  * that tells a busy worker from a stuck one. The worker answers heartbeats
@@ -79,8 +82,11 @@ export function judge(
   graceMs: number,
   started: (call: ServerCall) => boolean | undefined,
   now = Date.now(),
+  framework?: { since: number },
 ): Verdict {
   if (silentMs <= graceMs) return { kill: false };
+  // Decoding and validating a large message is the runtime's own work, bounded by the message's size: busy.
+  if (framework && now - framework.since < frameworkBound(graceMs)) return { kill: false };
   let waiting = 0;
   let running = 0;
   for (const call of calls) {

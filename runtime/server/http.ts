@@ -95,28 +95,37 @@ function route(req: IncomingMessage, res: ServerResponse, token: TokenCheck, han
 
 /**
  * Every TCP connection must complete a request within `timeoutMs`, and at
- * most MAX_UNAUTHENTICATED_CONNECTIONS may be waiting to: beyond that the
- * oldest waiting one is dropped, so a flood of silent connections cannot keep
- * a real client (or /health) out for long.
+ * most MAX_UNAUTHENTICATED_CONNECTIONS may be waiting to. A real client sends
+ * its request the moment it is connected; a connection that has said nothing
+ * for PROTECTED_MS is most likely part of a flood. So when too many wait, the
+ * oldest ones silent for longer than that are dropped, and the young ones are
+ * left their chance (up to a hard bound of four times as many): a flood of
+ * silent connections opened as fast as they are accepted cannot keep a real
+ * client, or /health, out.
  */
+const PROTECTED_MS = 50;
+
 function boundPendingConnections(http: Server, timeoutMs: number): void {
-  const pending = new Map<Socket, NodeJS.Timeout>();
+  const pending = new Map<Socket, { timer: NodeJS.Timeout; at: number }>();
   const settle = (socket: Socket) => {
-    clearTimeout(pending.get(socket));
+    clearTimeout(pending.get(socket)?.timer);
     pending.delete(socket);
   };
   http.on('connection', (socket: Socket) => {
-    if (pending.size >= MAX_UNAUTHENTICATED_CONNECTIONS) {
-      const [oldest] = pending.keys();
-      if (oldest) {
-        settle(oldest);
-        oldest.destroy();
-      }
+    const now = Date.now();
+    for (const [oldest, { at }] of pending) {
+      if (pending.size < MAX_UNAUTHENTICATED_CONNECTIONS) break;
+      if (now - at < PROTECTED_MS && pending.size < 4 * MAX_UNAUTHENTICATED_CONNECTIONS) break;
+      settle(oldest);
+      oldest.destroy();
     }
-    pending.set(socket, setTimeout(() => {
-      pending.delete(socket);
-      socket.destroy();
-    }, timeoutMs));
+    pending.set(socket, {
+      at: now,
+      timer: setTimeout(() => {
+        pending.delete(socket);
+        socket.destroy();
+      }, timeoutMs),
+    });
     socket.once('close', () => settle(socket));
   });
   const done = (req: IncomingMessage) => settle(req.socket);

@@ -334,7 +334,7 @@ export class RuntimeServer {
       } else if (call.retained && this.worker.started(call.seq)) markStarted(call);
     }
     if (!this.worker.ready) return;
-    const verdict = judge(this.allCalls(), this.worker.generation, this.worker.silentForMs(now), this.hangGraceMs, this.startedOnWorker, now);
+    const verdict = judge(this.allCalls(), this.worker.generation, this.worker.silentForMs(now), this.hangGraceMs, this.startedOnWorker, now, this.worker.frameworkWork());
     if (verdict.kill) this.worker.kill(`${verdict.reason}; it was killed`);
   }
 
@@ -344,6 +344,8 @@ export class RuntimeServer {
    * next worker, unless they are due or were sent too often already.
    */
   private onWorkerExit(description: string, generation: number): void {
+    // Its full pipe is gone with it: nothing will say 'drain', and the next worker starts empty.
+    this.setPipeFull(false);
     const now = Date.now();
     const mine = [...this.allCalls()].filter((c) => c.generation === generation).sort((a, b) => a.seq - b.seq);
     for (const call of mine) {

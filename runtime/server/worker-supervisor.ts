@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { childExecArgv, siblingEntry } from '../entry-path.js';
 import { FrameReader, FrameWriter } from '../wire/framing.js';
-import { wasStarted } from '../wire/progress.js';
+import { frameworkWorkOf, wasStarted } from '../wire/progress.js';
 import * as P from '../wire/protocol.js';
 
 export interface SupervisorOptions {
@@ -152,6 +152,11 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
   /** Milliseconds since the ready worker last answered anything (0 when it is not ready). */
   silentForMs(now = Date.now()): number {
     return this.readyFlag ? now - this.lastHeard : 0;
+  }
+
+  /** The runtime's own work on a large message that the worker has marked, if any (wire/progress.ts). */
+  frameworkWork(): { seq: number; since: number } | undefined {
+    return this.progressFd === undefined ? undefined : frameworkWorkOf(this.progressFd);
   }
 
   /** Whether the worker started the CALL numbered `seq`; undefined when that cannot be known. */

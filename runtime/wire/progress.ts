@@ -20,6 +20,12 @@ export const PROGRESS_SLOTS = 1 << 20;
 export const PROGRESS_FD = 4;
 
 const slotOffset = (seq: number) => (seq % PROGRESS_SLOTS) * 4;
+/**
+ * After the ring, one record: [u32 seq][u32 1][f64 since] while the worker
+ * decodes or validates a large message of call `seq` (the runtime's own work,
+ * which may keep it silent for a while), [.., 0, ..] otherwise.
+ */
+const FRAMEWORK_OFFSET = PROGRESS_SLOTS * 4;
 
 /** Worker side. */
 export class ProgressWriter {
@@ -27,6 +33,20 @@ export class ProgressWriter {
   private broken = false;
 
   constructor(private readonly fd: number) {}
+
+  /** Marks the start (`on`) or end of the runtime's own work on a large message of call `seq`. */
+  frameworkWork(seq: number, on: boolean): void {
+    if (this.broken) return;
+    const b = Buffer.alloc(16);
+    b.writeUInt32LE(seq >>> 0, 0);
+    b.writeUInt32LE(on ? 1 : 0, 4);
+    b.writeDoubleLE(Date.now(), 8);
+    try {
+      writeSync(this.fd, b, 0, 16, FRAMEWORK_OFFSET);
+    } catch {
+      this.broken = true;
+    }
+  }
 
   started(seq: number): void {
     if (this.broken || seq === 0) return;
@@ -46,6 +66,17 @@ export function wasStarted(fd: number, seq: number): boolean | undefined {
   try {
     const n = readSync(fd, buf, 0, 4, slotOffset(seq));
     return n === 4 && buf.readUInt32LE(0) === seq >>> 0;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Server side: the runtime's own work the worker is doing, if it marked some. */
+export function frameworkWorkOf(fd: number): { seq: number; since: number } | undefined {
+  const buf = Buffer.alloc(16);
+  try {
+    if (readSync(fd, buf, 0, 16, FRAMEWORK_OFFSET) !== 16 || buf.readUInt32LE(4) !== 1) return undefined;
+    return { seq: buf.readUInt32LE(0), since: buf.readDoubleLE(8) };
   } catch {
     return undefined;
   }

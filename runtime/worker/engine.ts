@@ -21,7 +21,7 @@ import { encode, decode } from '../wire/codec.js';
 import { Credit, GrantBack, asCount } from '../wire/credit.js';
 import { armDeadline, deadlineAt, fromWireTimeout, isPast, type Deadline } from '../wire/deadline.js';
 import { encodeError, frameworkError, fromWire, toErrorData } from '../wire/errors.js';
-import { DEFAULT_INBOX_CREDIT, DEFAULT_STREAM_CREDIT, decodedBudget, MAX_DEPTH, WORKER_LOG_PENDING_BYTES } from '../wire/limits.js';
+import { DEFAULT_INBOX_CREDIT, DEFAULT_STREAM_CREDIT, decodedBudget, MAX_DEPTH, WORKER_LOG_PENDING_BYTES, WORKER_SLICE_MS } from '../wire/limits.js';
 import { decodedCost } from '../wire/msgpack-peek.js';
 import * as P from '../wire/protocol.js';
 import { InboxQueue } from './inbox.js';
@@ -36,6 +36,8 @@ export interface EngineTransport {
   onceDrained(fn: () => void): void;
   /** Bytes handed over but not written out yet (bounds log output within one turn of the event loop). */
   readonly pendingBytes: number;
+  /** Writes out what is pending now (before user code that may never return; see `invoke`). */
+  flushNow?(): void;
 }
 
 export interface EngineOptions {
@@ -44,6 +46,8 @@ export interface EngineOptions {
   maxPayload: number;
   /** Called right before the CALL numbered `seq` (by the server) starts: see wire/progress.ts. */
   onStart?: (seq: number) => void;
+  /** Marks the runtime's own work on a large message of call `seq` (decoding, validating), which may take a while. */
+  onFrameworkWork?: (seq: number, on: boolean) => void;
   /** Output written inside a call after it ended (a stray timer): goes where output outside any call goes. */
   strayOutput?: (stream: 'stdout' | 'stderr', text: string) => void;
   logPendingLimit?: number;
@@ -67,6 +71,9 @@ interface Call {
   checkInbox?: ValidateFn;
   generator?: AsyncIterator<unknown>;
   droppedLogBytes: number;
+  /** Estimated heap bytes of its decoded arguments, and of each inbox item not yet taken (see `held`). */
+  argsCost: number;
+  inboxCosts: number[];
 }
 
 interface ConnState {
@@ -76,6 +83,12 @@ interface ConnState {
 }
 
 const key = (conn: number, id: number) => conn * 0x1_0000_0000 + id;
+
+/** Messages at least this large may take the worker noticeably long to decode and validate: that work is marked (onFrameworkWork). */
+const LARGE_MESSAGE = 64 * 1024;
+/** Invocations of a target that must return quickly, in a row, before pending output stops being flushed ahead of it. */
+const QUICK_RUNS = 3;
+const QUICK_MS = 1;
 
 export class CallEngine {
   private readonly calls = new Map<number, Call>();
@@ -88,12 +101,18 @@ export class CallEngine {
   private readonly maxPayload: number;
   private readonly budget: number;
   private readonly logLimit: number;
+  /** Estimated heap bytes of arguments and inbox items held by calls in flight, and its bound. */
+  private held = 0;
+  private readonly heldBudget: number;
+  /** Per target: how many invocations in a row returned within QUICK_MS. */
+  private readonly quickRuns = new Map<string, number>();
 
   constructor(private readonly opts: EngineOptions) {
     this.transport = opts.transport;
     this.targets = opts.targets;
     this.maxPayload = opts.maxPayload;
     this.budget = decodedBudget(opts.maxPayload);
+    this.heldBudget = 2 * this.budget;
     this.logLimit = opts.logPendingLimit ?? WORKER_LOG_PENDING_BYTES;
   }
 
@@ -174,8 +193,21 @@ export class CallEngine {
     if (this.calls.has(key(conn, id))) return this.connError(conn, `call_id ${id} is already in flight on this connection; the new CALL was ignored`);
     this.opts.onStart?.(seq);
     if (isPast(at)) return this.reply(conn, id, frameworkError('DEADLINE_EXCEEDED', 'the call exceeded its deadline before it started'));
-    const refused = this.tooCostly(bytes, 'CALL');
-    if (refused) return this.reply(conn, id, refused);
+    const large = bytes.length >= LARGE_MESSAGE;
+    if (large) this.opts.onFrameworkWork?.(seq, true);
+    try {
+      this.startCall(conn, id, bytes, at);
+    } finally {
+      if (large) this.opts.onFrameworkWork?.(seq, false);
+    }
+  }
+
+  private startCall(conn: number, id: number, bytes: Uint8Array, at: number): void {
+    const measured = this.measure(bytes, 'CALL');
+    if ('error' in measured) return this.reply(conn, id, measured.error);
+    if (this.held + measured.cost > this.heldBudget) {
+      return this.reply(conn, id, frameworkError('UNAVAILABLE', `the arguments of the calls in flight hold about ${this.held} bytes of the worker's memory; this call's would need about ${measured.cost} more, beyond the bound of ${this.heldBudget}: retry when fewer are running`));
+    }
     let msg: unknown[];
     try {
       msg = decode(bytes) as unknown[];
@@ -194,14 +226,18 @@ export class CallEngine {
     const info = this.targets.info(target);
     if (!info) return this.reply(conn, id, frameworkError('NOT_FOUND', `no function "${target}" in the manifest`, { target }));
 
-    const call: Call = { conn, id, target, shape: info.shape, done: false, deadline: NO_DEADLINE, droppedLogBytes: 0 };
+    const call: Call = { conn, id, target, shape: info.shape, done: false, deadline: NO_DEADLINE, droppedLogBytes: 0, argsCost: measured.cost, inboxCosts: [] };
     this.calls.set(key(conn, id), call);
+    this.held += call.argsCost;
     const end = at > 0 ? at : deadlineAt(timeoutMs);
     if (end > 0) call.deadline = armDeadline(end, () => this.abort(call, 'DEADLINE_EXCEEDED', `${target} exceeded its deadline of ${timeoutMs || end - Date.now()} ms`));
     if (info.shape !== 'unary') call.credit = new Credit(credit);
     if (info.shape === 'bidi') {
       const grant = new GrantBack(DEFAULT_INBOX_CREDIT, (n) => !call.done && this.emit(conn, encode([P.INBOX_CREDIT, id, n])));
-      call.inbox = new InboxQueue<unknown>(() => grant.took());
+      call.inbox = new InboxQueue<unknown>(() => {
+        this.held -= call.inboxCosts.shift() ?? 0;
+        grant.took();
+      });
       this.emit(conn, encode([P.INBOX_CREDIT, id, DEFAULT_INBOX_CREDIT]));
     }
     // Fast path: a target seen before is called synchronously, without a promise of our own in between.
@@ -226,11 +262,18 @@ export class CallEngine {
     }
     const fullArgs = call.inbox ? withInbox(args, prep.info.inboxIndex ?? 0, call.inbox) : args;
     const ctx = this.contextOf(call);
+    // User code may never return (a synchronous loop): then what earlier calls produced in this slice of
+    // work would die with the worker. It leaves first, unless this target has shown it returns quickly.
+    const quick = this.quickRuns.get(call.target) ?? 0;
+    if (quick < QUICK_RUNS && this.transport.pendingBytes > 0) this.transport.flushNow?.();
     let value: unknown;
+    const t0 = performance.now();
     try {
       value = callStorage().run(ctx, prep.fn, ...fullArgs);
     } catch (err) {
       return this.end(call, P.ERROR, toErrorData(err));
+    } finally {
+      this.quickRuns.set(call.target, performance.now() - t0 < QUICK_MS ? quick + 1 : 0);
     }
     const onError = (err: unknown) => this.end(call, P.ERROR, toErrorData(err));
     if (call.shape !== 'unary') {
@@ -279,7 +322,13 @@ export class CallEngine {
     }
     const it = iterable[Symbol.asyncIterator]();
     call.generator = it;
+    let sliceStart = performance.now();
     for (;;) {
+      // A generator that yields at once would keep this loop in microtasks for good: let the event loop turn.
+      if (performance.now() - sliceStart > WORKER_SLICE_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
       await this.mayProduce(call);
       if (call.done) return;
       const r = await it.next();
@@ -332,8 +381,11 @@ export class CallEngine {
   private onInboxItem(call: Call, bytes: Uint8Array): void {
     if (!call.inbox) return this.end(call, P.ERROR, frameworkError('PROTOCOL', `${call.target} is not a bidi call; it has no inbox`), true);
     if (call.inbox.size >= DEFAULT_INBOX_CREDIT) return this.end(call, P.ERROR, frameworkError('PROTOCOL', `inbox overflow: the client sent more than its ${DEFAULT_INBOX_CREDIT} items of credit`), true);
-    const refused = this.tooCostly(bytes, 'INBOX_ITEM');
-    if (refused) return this.end(call, P.ERROR, refused, true);
+    const measured = this.measure(bytes, 'INBOX_ITEM');
+    if ('error' in measured) return this.end(call, P.ERROR, measured.error, true);
+    if (this.held + measured.cost > this.heldBudget) {
+      return this.end(call, P.ERROR, frameworkError('PAYLOAD_TOO_LARGE', `the calls in flight hold about ${this.held} bytes of the worker's memory in arguments and inbox items; this item would need about ${measured.cost} more, beyond the bound of ${this.heldBudget}`), true);
+    }
     let msg: unknown[];
     try {
       msg = decode(bytes) as unknown[];
@@ -342,6 +394,8 @@ export class CallEngine {
     }
     const item = msg[2];
     if (call.checkInbox && !this.inboxItemValid(call, item)) return;
+    this.held += measured.cost;
+    call.inboxCosts.push(measured.cost);
     call.inbox.push(item);
   }
 
@@ -375,6 +429,8 @@ export class CallEngine {
     if (!bytes) return; // encodeValue ended the call with the reason
     call.done = true;
     this.calls.delete(key(call.conn, call.id));
+    this.held -= call.argsCost + call.inboxCosts.reduce((a, b) => a + b, 0);
+    call.inboxCosts = [];
     this.waitingForDrain.delete(call);
     call.deadline.cancel();
     call.wake?.();
@@ -463,11 +519,11 @@ export class CallEngine {
    * Why a message must not be decoded, if it must not: what it would allocate,
    * and how deep it nests, is found by a walk that allocates nothing.
    */
-  private tooCostly(bytes: Uint8Array, what: string): P.ErrorData | undefined {
+  private measure(bytes: Uint8Array, what: string): { cost: number } | { error: P.ErrorData } {
     // A message cannot nest deeper than it has bytes, nor cost more than ~64 heap bytes per byte.
-    if (bytes.length <= MAX_DEPTH) return undefined;
+    if (bytes.length <= MAX_DEPTH) return { cost: bytes.length * 64 };
     const cost = decodedCost(bytes, 0, this.budget, MAX_DEPTH);
-    return cost.ok ? undefined : costError(cost.reason, what, this.budget);
+    return cost.ok ? { cost: cost.cost } : { error: costError(cost.reason, what, this.budget) };
   }
 
   private conn(id: number): ConnState {

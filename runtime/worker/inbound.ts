@@ -31,6 +31,8 @@ export interface InboundOptions {
    * never outrun what can be delivered and nothing piles up in the heap.
    */
   blocked?(): boolean;
+  /** Called when a slice of work ends (before the event loop turns). */
+  afterSlice?(): void;
   /** Stop and restart reading the pipe. */
   pauseInput(): void;
   resumeInput(): void;
@@ -116,10 +118,12 @@ export class InboundQueue {
       this.queue[this.head++] = undefined as unknown as InboundFrame;
       this.opts.handle(frame);
       if (this.head < this.queue.length && performance.now() - start > this.opts.sliceMs) {
+        this.opts.afterSlice?.();
         setImmediate(this.drain);
         return;
       }
     }
+    this.opts.afterSlice?.();
     this.queue = [];
     this.head = 0;
     this.draining = false;

@@ -53,17 +53,20 @@ const targets = new TargetTable({
 const engine = new CallEngine({
   transport: {
     send: (conn, message) => out.write(conn, message),
+    // Full: the pipe said so, or a turn of the event loop has gathered enough that producers should let it flush.
     get congested() {
-      return out.congested;
+      return out.congested || out.bytesPending >= WORKER_PENDING_BYTES;
     },
-    onceDrained: (fn) => pipe.once('drain', fn),
+    onceDrained: (fn) => (out.congested ? pipe.once('drain', fn) : setImmediate(fn)),
     get pendingBytes() {
       return out.bytesPending + pipe.writableLength;
     },
+    flushNow: () => out.flush(),
   },
   targets,
   maxPayload,
   onStart: (seq) => progress.started(seq),
+  onFrameworkWork: (seq, on) => progress.frameworkWork(seq, on),
   strayOutput: (stream, text) => writers[stream](text),
 });
 
@@ -90,6 +93,8 @@ const inbound = new InboundQueue({
     setImmediate(() => inbound.resume()); // after the flush that is already scheduled
     return true;
   },
+  // What the slice produced leaves before anything else runs (promise continuations of user code among it).
+  afterSlice: () => out.flush(),
   pauseInput: () => pipe.pause(),
   resumeInput: () => pipe.resume(),
   sliceMs: WORKER_SLICE_MS,

@@ -235,8 +235,7 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
 
   private write(conn: number, message: Uint8Array, dispatch?: Dispatch): void {
     if (dispatch) {
-      this.seq = (this.seq + 1) >>> 0 || 1; // u32, never 0
-      dispatch.seq = this.seq;
+      dispatch.seq = ++this.seq; // the pipe frame carries it as u32; the handled mark compares whole numbers
       dispatch.generation = this.childGen;
       this.writer!.write(conn, message, dispatch);
     } else this.writer!.write(conn, message);
@@ -259,7 +258,8 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
     });
     this.child = child;
     const pipe = child.stdio[3] as Socket;
-    this.writer = new FrameWriter(pipe);
+    // Client frames go to the worker as soon as the read that brought them is handled.
+    this.writer = new FrameWriter(pipe, 'now');
     const reader = new FrameReader(this.opts.maxPayload + 64, (conn, message) => {
       if (child !== this.child) return;
       this.lastHeard = Date.now();

@@ -32,14 +32,25 @@ export class FrameWriter {
   private pendingBytes = 0;
   private scheduled = false;
 
-  constructor(private readonly socket: Socket) {}
+  /**
+   * `when`: how a flush is scheduled after the first write of a batch. `turn`
+   * (setImmediate) gathers everything the turn of the event loop produces,
+   * promise continuations included; `now` (a microtask) sends as soon as the
+   * code that wrote returns, which gathers one read's worth of frames and adds
+   * no wait to a lone one.
+   */
+  constructor(
+    private readonly socket: Socket,
+    private readonly when: 'turn' | 'now' = 'turn',
+  ) {}
 
   write(conn: number, message: Uint8Array, meta: FrameMeta = NO_META): void {
     this.pending.push({ conn, message, seq: meta.seq, at: meta.at });
     this.pendingBytes += PIPE_HEADER + message.length;
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.flush);
+      if (this.when === 'now') queueMicrotask(this.flush);
+      else setImmediate(this.flush);
     }
   }
 

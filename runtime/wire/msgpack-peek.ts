@@ -15,12 +15,15 @@ export function readUint(buf: Uint8Array, p: number): Read<number> | undefined {
   const b = buf[p];
   if (b === undefined) return undefined;
   if (b <= 0x7f) return { value: b, next: p + 1 };
-  const view = viewOf(buf);
   const need = (n: number) => p + 1 + n <= buf.length;
+  // The common widths without a DataView: this runs for every frame the server routes.
   switch (b) {
     case 0xcc: return need(1) ? { value: buf[p + 1]!, next: p + 2 } : undefined;
-    case 0xcd: return need(2) ? { value: view.getUint16(p + 1), next: p + 3 } : undefined;
-    case 0xce: return need(4) ? { value: view.getUint32(p + 1), next: p + 5 } : undefined;
+    case 0xcd: return need(2) ? { value: (buf[p + 1]! << 8) | buf[p + 2]!, next: p + 3 } : undefined;
+    case 0xce: return need(4) ? { value: buf[p + 1]! * 0x100_0000 + ((buf[p + 2]! << 16) | (buf[p + 3]! << 8) | buf[p + 4]!), next: p + 5 } : undefined;
+  }
+  const view = viewOf(buf);
+  switch (b) {
     case 0xcf: {
       if (!need(8)) return undefined;
       const v = view.getBigUint64(p + 1);
@@ -42,6 +45,7 @@ export function readUint(buf: Uint8Array, p: number): Read<number> | undefined {
 export function readNumber(buf: Uint8Array, p: number): Read<number> | undefined {
   const b = buf[p];
   if (b === undefined) return undefined;
+  if (b <= 0x7f || b === 0xcc || b === 0xcd || b === 0xce) return readUint(buf, p);
   if (b >= 0xe0) return { value: b - 0x100, next: p + 1 };
   const view = viewOf(buf);
   switch (b) {
@@ -64,7 +68,7 @@ export function readStr(buf: Uint8Array, p: number): Read<{ start: number; end: 
   let start: number;
   if ((b & 0xe0) === 0xa0) (len = b & 0x1f), (start = p + 1);
   else if (b === 0xd9 && p + 2 <= buf.length) (len = buf[p + 1]!), (start = p + 2);
-  else if (b === 0xda && p + 3 <= buf.length) (len = viewOf(buf).getUint16(p + 1)), (start = p + 3);
+  else if (b === 0xda && p + 3 <= buf.length) (len = (buf[p + 1]! << 8) | buf[p + 2]!), (start = p + 3);
   else if (b === 0xdb && p + 5 <= buf.length) (len = viewOf(buf).getUint32(p + 1)), (start = p + 5);
   else return undefined;
   const end = start + len;
@@ -76,7 +80,7 @@ export function readArrayHeader(buf: Uint8Array, p: number): Read<number> | unde
   const b = buf[p];
   if (b === undefined) return undefined;
   if ((b & 0xf0) === 0x90) return { value: b & 0x0f, next: p + 1 };
-  if (b === 0xdc) return p + 3 <= buf.length ? { value: viewOf(buf).getUint16(p + 1), next: p + 3 } : undefined;
+  if (b === 0xdc) return p + 3 <= buf.length ? { value: (buf[p + 1]! << 8) | buf[p + 2]!, next: p + 3 } : undefined;
   if (b === 0xdd) return p + 5 <= buf.length ? { value: viewOf(buf).getUint32(p + 1), next: p + 5 } : undefined;
   return undefined;
 }

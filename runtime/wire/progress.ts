@@ -1,17 +1,23 @@
 /**
  * Which calls the worker has started, readable by the server even when the
- * worker is stuck in a synchronous loop or already dead. The server numbers
- * every CALL it writes to the pipe (the `seq` of its pipe frame); right before
- * the worker starts one it writes that number into a ring of u32 slots in a
- * file (the worker's fd 4, unlinked, so nothing else sees it):
+ * worker is stuck in a synchronous loop or already dead, in a file (the
+ * worker's fd 4, unlinked, so nothing else sees it). The server numbers every
+ * CALL it writes to the pipe (the `seq` of its pipe frame). The worker takes
+ * CALLs in that order and records:
  *
- *   slot (seq mod PROGRESS_SLOTS) at byte offset 4 × slot, u32 LE = seq
+ *   - at the end of every slice of work, the largest seq it has handled
+ *     (all before it were handled too, except calls of a paused connection,
+ *     which hold the mark back): one pwrite per slice, not per call;
+ *   - right before it runs a function that has not shown it returns quickly
+ *     (the calls that could hang mid-slice), that call's seq in a ring of u32
+ *     slots: slot (seq mod PROGRESS_SLOTS) at byte offset 4 × slot;
+ *   - while it decodes or validates a large message, which call that is.
  *
- * One pwrite per call, no message, no wake-up of the server. When the server
- * must decide (a hung or dead worker) it reads the slot of each call in
- * flight: equal to the call's seq means started. A call still unfinished after
- * 2^20 newer ones started would read as not started; the server never has that
- * many in flight.
+ * No message, no wake-up of the server. When the server must decide (a hung
+ * or dead worker) it reads them: a call is started when its seq is at most the
+ * mark, or its slot holds its seq. A call still unfinished after 2^20 newer
+ * ones started would read as not started; the server never has that many in
+ * flight.
  */
 import { readSync, writeSync } from 'node:fs';
 
@@ -26,6 +32,8 @@ const slotOffset = (seq: number) => (seq % PROGRESS_SLOTS) * 4;
  * which may keep it silent for a while), [.., 0, ..] otherwise.
  */
 const FRAMEWORK_OFFSET = PROGRESS_SLOTS * 4;
+/** After that, [f64]: the largest seq handled by the end of the last slice. */
+const HANDLED_OFFSET = FRAMEWORK_OFFSET + 16;
 
 /** Worker side. */
 export class ProgressWriter {
@@ -48,6 +56,20 @@ export class ProgressWriter {
     }
   }
 
+  /** Every CALL up to `seq` has been handled (at the end of a slice). */
+  handledUpTo(seq: number): void {
+    if (this.broken || seq === this.lastHandled) return;
+    this.lastHandled = seq;
+    const b = Buffer.alloc(8);
+    b.writeDoubleLE(seq, 0);
+    try {
+      writeSync(this.fd, b, 0, 8, HANDLED_OFFSET);
+    } catch {
+      this.broken = true;
+    }
+  }
+  private lastHandled = 0;
+
   started(seq: number): void {
     if (this.broken || seq === 0) return;
     this.buf.writeUInt32LE(seq >>> 0, 0);
@@ -60,12 +82,18 @@ export class ProgressWriter {
   }
 }
 
-/** Server side: whether the call numbered `seq` was started; undefined when the ring cannot be read. */
+/**
+ * Server side: whether the call numbered `seq` (the server's own count, not
+ * wrapped) was started; undefined when the file cannot be read.
+ */
 export function wasStarted(fd: number, seq: number): boolean | undefined {
-  const buf = Buffer.alloc(4);
+  const buf = Buffer.alloc(8);
   try {
+    if (readSync(fd, buf, 0, 8, HANDLED_OFFSET) === 8 && seq <= buf.readDoubleLE(0)) return true;
     const n = readSync(fd, buf, 0, 4, slotOffset(seq));
-    return n === 4 && buf.readUInt32LE(0) === seq >>> 0;
+    if (n === 4 && buf.readUInt32LE(0) === seq >>> 0) return true;
+    const f = frameworkWorkOf(fd);
+    return f !== undefined && f.seq === seq >>> 0;
   } catch {
     return undefined;
   }

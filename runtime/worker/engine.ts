@@ -44,7 +44,7 @@ export interface EngineOptions {
   transport: EngineTransport;
   targets: TargetTable;
   maxPayload: number;
-  /** Called right before the CALL numbered `seq` (by the server) starts: see wire/progress.ts. */
+  /** Called before a CALL numbered `seq` (by the server) that may hang starts: see wire/progress.ts. */
   onStart?: (seq: number) => void;
   /** Marks the runtime's own work on a large message of call `seq` (decoding, validating), which may take a while. */
   onFrameworkWork?: (seq: number, on: boolean) => void;
@@ -191,18 +191,17 @@ export class CallEngine {
     const id = head.id;
     if (!P.isCallId(id)) return this.connError(conn, `call_id must be an integer from 1 to 2^32-1, got ${id}`);
     if (this.calls.has(key(conn, id))) return this.connError(conn, `call_id ${id} is already in flight on this connection; the new CALL was ignored`);
-    this.opts.onStart?.(seq);
     if (isPast(at)) return this.reply(conn, id, frameworkError('DEADLINE_EXCEEDED', 'the call exceeded its deadline before it started'));
     const large = bytes.length >= LARGE_MESSAGE;
     if (large) this.opts.onFrameworkWork?.(seq, true);
     try {
-      this.startCall(conn, id, bytes, at);
+      this.startCall(conn, id, bytes, seq, at);
     } finally {
       if (large) this.opts.onFrameworkWork?.(seq, false);
     }
   }
 
-  private startCall(conn: number, id: number, bytes: Uint8Array, at: number): void {
+  private startCall(conn: number, id: number, bytes: Uint8Array, seq: number, at: number): void {
     const measured = this.measure(bytes, 'CALL');
     if ('error' in measured) return this.reply(conn, id, measured.error);
     if (this.held + measured.cost > this.heldBudget) {
@@ -226,6 +225,9 @@ export class CallEngine {
     const info = this.targets.info(target);
     if (!info) return this.reply(conn, id, frameworkError('NOT_FOUND', `no function "${target}" in the manifest`, { target }));
 
+    // A call of a function that has not shown it returns quickly is recorded as started before it runs (it
+    // may hang mid-slice); the others are covered by the mark at the end of the slice (wire/progress.ts).
+    if ((this.quickRuns.get(target) ?? 0) < QUICK_RUNS) this.opts.onStart?.(seq);
     const call: Call = { conn, id, target, shape: info.shape, done: false, deadline: NO_DEADLINE, droppedLogBytes: 0, argsCost: measured.cost, inboxCosts: [] };
     this.calls.set(key(conn, id), call);
     this.held += call.argsCost;
@@ -298,18 +300,12 @@ export class CallEngine {
   }
 
   private contextOf(call: Call): CallContext {
-    const engine = this;
-    return {
-      target: call.target,
-      get signal() {
-        if (!call.controller) {
-          call.controller = new AbortController();
-          if (call.abortReason) call.controller.abort(call.abortReason);
-        }
-        return call.controller.signal;
-      },
-      log: (stream, text) => engine.log(call, stream, text),
-    };
+    return new Context(this, call);
+  }
+
+  /** For Context: a call's output. */
+  logFor(call: Call, stream: 'stdout' | 'stderr', text: string): void {
+    this.log(call, stream, text);
   }
 
   // ---- streams ---------------------------------------------------------------
@@ -534,6 +530,31 @@ export class CallEngine {
 }
 
 const NO_DEADLINE: Deadline = { cancel: () => undefined };
+
+/** What `currentCall()` returns inside a call; its signal is made on first use. */
+class Context implements CallContext {
+  constructor(
+    private readonly engine: CallEngine,
+    private readonly call: Call,
+  ) {}
+
+  get target(): string {
+    return this.call.target;
+  }
+
+  get signal(): AbortSignal {
+    const call = this.call;
+    if (!call.controller) {
+      call.controller = new AbortController();
+      if (call.abortReason) call.controller.abort(call.abortReason);
+    }
+    return call.controller.signal;
+  }
+
+  log(stream: 'stdout' | 'stderr', text: string): void {
+    this.engine.logFor(this.call, stream, text);
+  }
+}
 
 /** A validator's issues; a validator that throws (a value nested past the stack) yields one issue saying so. */
 function checked(check: ValidateFn, value: unknown): ReturnType<ValidateFn> {

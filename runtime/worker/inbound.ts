@@ -31,8 +31,12 @@ export interface InboundOptions {
    * never outrun what can be delivered and nothing piles up in the heap.
    */
   blocked?(): boolean;
-  /** Called when a slice of work ends (before the event loop turns). */
-  afterSlice?(): void;
+  /**
+   * Called when a slice of work ends (before the event loop turns), with the
+   * largest CALL seq such that every CALL up to it has been handled (frames of
+   * a paused connection hold it back).
+   */
+  afterSlice?(handledUpTo: number): void;
   /** Stop and restart reading the pipe. */
   pauseInput(): void;
   resumeInput(): void;
@@ -47,6 +51,8 @@ export class InboundQueue {
   private draining = false;
   private inputPaused = false;
   private waitingForRoom = false;
+  /** The largest seq handled so far. */
+  private handled = 0;
   private readonly deferred = new Map<number, InboundFrame[]>();
   private readonly maxQueued: number;
 
@@ -101,6 +107,13 @@ export class InboundQueue {
     }
   }
 
+  /** What `afterSlice` reports: below the first set-aside CALL, if any waits. */
+  private handledMark(): number {
+    let mark = this.handled;
+    for (const held of this.deferred.values()) for (const f of held) if (f.seq > 0 && f.seq <= mark) mark = f.seq - 1;
+    return mark;
+  }
+
   private drain = (): void => {
     this.draining = true;
     const start = performance.now();
@@ -117,13 +130,14 @@ export class InboundQueue {
       }
       this.queue[this.head++] = undefined as unknown as InboundFrame;
       this.opts.handle(frame);
+      if (frame.seq > this.handled) this.handled = frame.seq;
       if (this.head < this.queue.length && performance.now() - start > this.opts.sliceMs) {
-        this.opts.afterSlice?.();
+        this.opts.afterSlice?.(this.handledMark());
         setImmediate(this.drain);
         return;
       }
     }
-    this.opts.afterSlice?.();
+    this.opts.afterSlice?.(this.handledMark());
     this.queue = [];
     this.head = 0;
     this.draining = false;

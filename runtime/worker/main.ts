@@ -35,7 +35,7 @@ const maxPayload = Number(process.env.AGENTIX_MAX_PAYLOAD ?? DEFAULT_MAX_PAYLOAD
 process.setSourceMapsEnabled(true);
 
 const pipe = new Socket({ fd: 3, readable: true, writable: true });
-const out = new FrameWriter(pipe);
+const out = new FrameWriter(pipe, 'now');
 
 // User code may end the process with process.exit: what it produced just before still reaches the caller.
 process.on('exit', () => out.flushSync(3));
@@ -80,6 +80,7 @@ const inbound = new InboundQueue({
     }
   },
   gate: (f) => {
+    if (targets.allReady) return undefined;
     const head = peekHead(f.message);
     const call = head?.type === CALL ? peekCall(f.message, head) : undefined;
     if (!call) return undefined;
@@ -93,14 +94,31 @@ const inbound = new InboundQueue({
     setImmediate(() => inbound.resume()); // after the flush that is already scheduled
     return true;
   },
-  // What the slice produced leaves before anything else runs (promise continuations of user code among it).
-  afterSlice: () => out.flush(),
+  // The handled mark is written once per turn of the event loop, after that turn's output has left (so a
+  // call counted as started has had its answer sent, if it had one): one pwrite per turn, not per call.
+  afterSlice: (handled) => {
+    markPending = handled;
+    if (!markScheduled) {
+      markScheduled = true;
+      setImmediate(writeMark);
+    }
+  },
   pauseInput: () => pipe.pause(),
   resumeInput: () => pipe.resume(),
   sliceMs: WORKER_SLICE_MS,
 });
 
 pipe.on('drain', () => inbound.resume());
+
+let markPending = 0;
+let markScheduled = false;
+function writeMark(): void {
+  markScheduled = false;
+  out.flush();
+  // With no call left running, every handled call has sent its final: the mark would tell the server
+  // nothing it does not know (and the next slice's mark covers these calls if one is still running then).
+  if (engine.size > 0) progress.handledUpTo(markPending);
+}
 
 const reader = new FrameReader(maxPayload + 64, (conn, message, seq, at) => {
   const head = peekHead(message);

@@ -32,7 +32,11 @@ export class TargetTable {
   private readonly preparing = new Map<string, Promise<Prepared>>();
   private readonly prepared = new Map<string, Prepared>();
 
-  constructor(private readonly opts: TargetTableOptions) {}
+  private readonly targetCount: number;
+
+  constructor(private readonly opts: TargetTableOptions) {
+    this.targetCount = Object.keys(opts.manifest.targets).length;
+  }
 
   get manifest(): Manifest {
     return this.opts.manifest;
@@ -42,6 +46,11 @@ export class TargetTable {
   info(name: string): TargetInfo | undefined {
     const targets = this.opts.manifest.targets;
     return Object.hasOwn(targets, name) ? targets[name] : undefined;
+  }
+
+  /** True once every target of the manifest is prepared (nothing left for a call to wait for). */
+  get allReady(): boolean {
+    return this.prepared.size === this.targetCount;
   }
 
   /** The prepared target, if an earlier call prepared it. */

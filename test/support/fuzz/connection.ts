@@ -59,6 +59,8 @@ export interface ConnectionOptions {
   dumpDir?: string;
   /** Bytes the socket may hold unsent before we wait (default 512 KiB). */
   maxBuffered?: number;
+  /** Frame kinds the generator leaves out. */
+  exclude?: readonly string[];
   /** Checked between bursts: stop early (the run's time limit). */
   stop?: () => boolean;
 }
@@ -77,7 +79,7 @@ interface Watch {
 
 export async function runConnection(opts: ConnectionOptions): Promise<ConnectionStats> {
   const stats: ConnectionStats = { frames: 0, bytes: 0, byKind: {}, received: 0, receivedByType: {}, lifetimes: 0, closes: {}, tracked: 0, trackedFinals: 0, checkedLifetimes: 0, violations: [] };
-  const gen = new FrameGenerator(opts.rng, { targets: opts.targets, maxPayload: opts.maxPayload });
+  const gen = new FrameGenerator(opts.rng, { targets: opts.targets, maxPayload: opts.maxPayload, exclude: opts.exclude });
   const maxBuffered = opts.maxBuffered ?? 512 * 1024;
   while (stats.frames < opts.frames && !opts.stop?.()) {
     const life = stats.lifetimes++;

@@ -61,6 +61,8 @@ export interface GeneratorOptions {
   targets: FuzzTargets;
   /** The server's message limit (AGENTIX_MAX_PAYLOAD): oversized frames are made just past it. */
   maxPayload: number;
+  /** Frame kinds never to make (e.g. the families of a defect already known, to look past it). */
+  exclude?: readonly string[];
 }
 
 /** Tracked ids start here; untracked ones are ≥ 2^28 with two high bits set, so one mutation cannot turn one into the other. */
@@ -97,6 +99,12 @@ export class FrameGenerator {
     const [valid, odd] = this.profile === 'calm' ? [0.9, 0.08] : this.profile === 'mixed' ? [0.55, 0.2] : [0.25, 0.25];
     const x = this.rng.float();
     return x < valid ? this.valid() : x < valid + odd ? this.oddCall() : this.broken();
+  }
+
+  /** The choices whose kind is not excluded (weight 0 otherwise). */
+  private allowed(choices: [number, string][]): [number, string][] {
+    const ex = this.opts.exclude;
+    return ex && ex.length > 0 ? choices.map(([w, k]) => [ex.includes(k) ? 0 : w, k]) : choices;
   }
 
   // ---- valid messages -----------------------------------------------------------
@@ -137,7 +145,7 @@ export class FrameGenerator {
   // ---- CALLs with a readable head but odd insides: each still gets exactly one final -----------
 
   private oddCall(): FuzzFrame[] {
-    const kind = this.rng.weighted<string>([[8, 'bad-call'], [5, 'exotic-args'], [1.5, 'deep'], [2, 'lying-length'], [0.3, 'oversized'], [0.5, 'bomb']]);
+    const kind = this.rng.weighted<string>(this.allowed([[8, 'bad-call'], [5, 'exotic-args'], [1.5, 'deep'], [2, 'lying-length'], [0.3, 'oversized'], [0.5, 'bomb']]));
     const id = this.nextTracked++;
     const idBytes = M.anyUint(this.rng, id);
     const made = kind === 'bad-call' ? this.badCall(idBytes)
@@ -249,7 +257,7 @@ export class FrameGenerator {
 
   private broken(): FuzzFrame[] {
     const r = this.rng;
-    const kind = r.weighted<string>([
+    const kind = r.weighted<string>(this.allowed([
       [3, 'garbage'],
       [0.5, 'empty'],
       [2, 'text'],
@@ -259,7 +267,7 @@ export class FrameGenerator {
       [12, 'mutated'],
       [2, 'lying-length'],
       [0.1, 'oversized'],
-    ]);
+    ]));
     return [{ data: this.brokenFrame(kind), kind }];
   }
 

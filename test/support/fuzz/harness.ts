@@ -27,6 +27,8 @@ export interface FuzzOptions {
   /** The file the fixture's workers append their pid to (FUZZ_WORKER_LOG). */
   workerLogFile: string;
   goodInflight?: number;
+  /** Frame kinds to leave out (known defects' families, to look past them). */
+  exclude?: readonly string[];
   /** Stop sending after this long even if frames remain (the report says so). */
   timeLimitMs?: number;
   dumpDir?: string;
@@ -88,7 +90,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   try {
     const share = Math.ceil(o.frames / o.connections);
     const runs = Array.from({ length: o.connections }, (_, i) =>
-      runConnection({ url: o.url, token: o.token, rng: root.fork(`conn${i}`), label: `${o.seed}-conn${i}`, targets: o.targets, maxPayload: o.maxPayload, frames: share, dumpDir: o.dumpDir, stop }).then((s) => void all.push(s)),
+      runConnection({ url: o.url, token: o.token, rng: root.fork(`conn${i}`), label: `${o.seed}-conn${i}`, targets: o.targets, maxPayload: o.maxPayload, frames: share, dumpDir: o.dumpDir, exclude: o.exclude, stop }).then((s) => void all.push(s)),
     );
     await Promise.all(runs);
   } finally {

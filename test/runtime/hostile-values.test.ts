@@ -96,6 +96,28 @@ hostile('an argument whose validation overflows the stack ends its call with an 
   }
 });
 
+hostile('a CALL whose validation outlasts the hang grace, with a short deadline, does not get the worker killed under another client\'s call', async () => {
+  await server.stop();
+  // A grace of 200 ms: the validation below takes longer than that on any machine this runs on.
+  server = await serveFuzz({ AGENTIX_HANG_GRACE_MS: '200' });
+  await other.close();
+  other = await RuntimeClient.connect(server.url, { token: server.token });
+  const rec = await Recorder.open(server.url, server.token);
+  try {
+    rec.send(callFrame(1, 'concat', M.array([M.array([M.str('warm')])])));
+    assert.ok(await rec.until(() => rec.finals(1).length === 1), 'warm-up');
+    const running = other.call('hold', ['x', 2000]).then((v) => v, (e: RemoteError) => e.code);
+    await new Promise((r) => setTimeout(r, 200));
+    // concat(parts: string[]) given 3 MiB of empty maps (within every limit): each of the 3M items fails the schema.
+    rec.send(M.array([M.uint(1), M.uint(2), M.uint(300), M.str('concat'), M.array([emptyMaps(3 * 1024 * 1024)])]));
+    assert.ok(await rec.until(() => rec.finals(2).length === 1, 30_000), 'the big call got its final');
+    assert.is(await running, 'string', 'the call running beside it finished');
+    assert.is(server.workers().length, 1, 'the worker was not killed: user code never ran, the runtime itself was busy');
+  } finally {
+    rec.close();
+  }
+});
+
 /** An array of `bytes` empty maps: one byte each on the wire, a heap object each once decoded. */
 const emptyMaps = (bytes: number) => Buffer.concat([M.arrayHeader(bytes, 32), Buffer.alloc(bytes, 0x80)]);
 

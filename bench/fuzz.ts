@@ -64,12 +64,12 @@ async function replay(file: string): Promise<number> {
   }
 }
 
-function section(r: FuzzReport, exclude: string[]): string {
+function section(r: FuzzReport, requested: number, exclude: string[]): string {
   const clean = r.good.wrong.length === 0 && r.good.lost.length === 0 && r.violations.length === 0 && r.restarts === 0 && r.internalErrors.length === 0 && !r.timedOut;
   return [
     '## Fuzz run',
     '',
-    `\`node --import tsx bench/fuzz.ts --seed=${r.seed} --frames=${r.frames}${exclude.length ? ` --exclude=${exclude.join(',')}` : ''}\` on ${new Date().toISOString().slice(0, 16)}Z (${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}; load average ${loadavg()[0]!.toFixed(1)} at the end: the machine was shared with other work).`,
+    `\`node --import tsx bench/fuzz.ts --seed=${r.seed} --frames=${requested}${exclude.length ? ` --exclude=${exclude.join(',')}` : ''}\` on ${new Date().toISOString().slice(0, 16)}Z (${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, Node ${process.version}; load average ${loadavg()[0]!.toFixed(1)} at the end: the machine was shared with other work).`,
     '',
     '| what | figure |',
     '| --- | ---: |',
@@ -116,7 +116,7 @@ async function main(): Promise<number> {
   process.stdout.write(`${summarize(report)}\n`);
   mkdirSync(join(REPO_ROOT, 'bench/results/tmp'), { recursive: true });
   writeFileSync(join(REPO_ROOT, 'bench/results/tmp', `fuzz-${o.seed}.json`), JSON.stringify(report, (_k, v) => (typeof v === 'bigint' ? `${v}n` : v), 2));
-  if (o.write) writeFileSync(join(REPO_ROOT, 'bench/results/fuzz.md'), section(report, o.exclude));
+  if (o.write) writeFileSync(join(REPO_ROOT, 'bench/results/fuzz.md'), section(report, o.frames, o.exclude));
   const clean = report.good.wrong.length === 0 && report.good.lost.length === 0 && report.violations.length === 0 && report.restarts === 0 && report.internalErrors.length === 0 && !report.timedOut;
   return clean ? 0 : 1;
 }

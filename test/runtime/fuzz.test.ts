@@ -30,7 +30,7 @@ const FRAMES = Number(process.env.AGENTIX_FUZZ_FRAMES || 100_000);
 const CONNECTIONS = 4;
 /** Small, so oversized frames are cheap to make; the bounds scale with it. */
 const MAX_PAYLOAD = 256 * 1024;
-/** Generous against what a run uses (about 150 MiB server, 550 MiB worker here): these catch growth, not noise. */
+/** Generous against what a run uses (about 130 MiB server, 400–700 MiB worker here): these catch growth, not noise. */
 const SERVER_RSS_LIMIT = 400 * 1024 * 1024;
 const WORKER_RSS_LIMIT = 1024 * 1024 * 1024;
 
@@ -55,20 +55,21 @@ test(`${FRAMES} fuzzed frames from ${CONNECTIONS} connections: the good connecti
       serverPid: server.pid,
       workerLogFile: server.workerLogFile,
       timeLimitMs: 240_000,
+      failFast: true,
       dumpDir,
       log: (line) => process.stdout.write(`${line}\n`),
     });
     const summary = summarize(report);
     process.stdout.write(`${summary}\n`);
     const why = `\n${summary}`;
+    assert.equal(report.good.wrong, [], `wrong answers on the good connection${why}`);
+    assert.equal(report.good.lost, [], `lost answers on the good connection${why}`);
+    assert.is(report.restarts, 0, `worker restarts (pids ${report.workerPids.join(', ')})${why}`);
+    assert.equal(report.violations, [], `protocol violations on the fuzzing connections${why}`);
+    assert.equal(report.internalErrors, [], `the runtime reported failures of its own${why}`);
     assert.not.ok(report.timedOut, `the run hit its time limit${why}`);
     assert.ok(report.frames >= FRAMES, `sent ${report.frames} frames, wanted ${FRAMES}${why}`);
     assert.ok(report.good.calls >= 100, `the good connection made only ${report.good.calls} calls${why}`);
-    assert.equal(report.good.wrong, [], `wrong answers on the good connection${why}`);
-    assert.equal(report.good.lost, [], `lost answers on the good connection${why}`);
-    assert.equal(report.violations, [], `protocol violations on the fuzzing connections${why}`);
-    assert.equal(report.internalErrors, [], `the runtime reported failures of its own${why}`);
-    assert.is(report.restarts, 0, `worker restarts (pids ${report.workerPids.join(', ')})${why}`);
     assert.ok(report.checkedLifetimes > 0 && report.trackedFinals > 1000, `too little was checked${why}`);
     assert.is(server.child.exitCode, null, 'the server process is alive');
     const health = await fetch(new URL('/health', server.url.replace('ws:', 'http:')), { signal: AbortSignal.timeout(5000) });

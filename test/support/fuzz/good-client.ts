@@ -31,6 +31,8 @@ export interface GoodOptions {
   lostAfterMs?: number;
   /** Pids a worker of this server has had (the answer of pid() must be one of them). */
   knownPids?: () => Set<number>;
+  /** Told of the first wrong or lost answer. */
+  onFailure?: () => void;
 }
 
 class Mismatch extends Error {}
@@ -77,10 +79,14 @@ export class GoodClient {
     const lost = new Promise<'lost'>((resolve) => (timer = setTimeout(() => resolve('lost'), lostAfter)));
     try {
       const outcome = await Promise.race([run((w) => (what = w)).then(() => 'ok' as const), lost]);
-      if (outcome === 'lost') this.stats.lost.push({ op: name, detail: `${what}: no answer within ${lostAfter} ms` });
+      if (outcome === 'lost') {
+        this.stats.lost.push({ op: name, detail: `${what}: no answer within ${lostAfter} ms` });
+        this.opts.onFailure?.();
+      }
       else this.stats.ok++;
     } catch (err) {
       this.stats.wrong.push({ op: name, detail: err instanceof Mismatch ? err.message : `unexpected ${describeError(err)}` });
+      this.opts.onFailure?.();
     } finally {
       clearTimeout(timer);
       const ms = performance.now() - started;

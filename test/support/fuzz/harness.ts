@@ -31,6 +31,8 @@ export interface FuzzOptions {
   exclude?: readonly string[];
   /** Stop sending after this long even if frames remain (the report says so). */
   timeLimitMs?: number;
+  /** Stop as soon as the good client has a wrong or lost answer (CI: a wedged runtime fails in seconds, not at the time limit). */
+  failFast?: boolean;
   dumpDir?: string;
   log?: (line: string) => void;
 }
@@ -42,6 +44,8 @@ export interface FuzzReport {
   durationMs: number;
   framesPerSec: number;
   timedOut: boolean;
+  /** Stopped early because the good client failed (failFast). */
+  stoppedEarly: boolean;
   byKind: Record<string, number>;
   received: number;
   receivedByType: Record<string, number>;
@@ -67,9 +71,10 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   const started = Date.now();
   let fuzzing = true;
   let timedOut = false;
+  let goodFailed = false;
   const stop = () => {
     if (o.timeLimitMs !== undefined && Date.now() - started > o.timeLimitMs) timedOut = true;
-    return timedOut;
+    return timedOut || (o.failFast === true && goodFailed);
   };
 
   const client = await RuntimeClient.connect(o.url, { token: o.token });
@@ -78,7 +83,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
   client.on('log', (e) => {
     if (e.callId === 0 && /agentix worker:|Maximum call stack|heap out of memory|Uncaught|node:internal/.test(e.text) && internalErrors.length < 20) internalErrors.push(e.text.slice(0, 500));
   });
-  const good = new GoodClient(client, root.fork('good'), { inflight: o.goodInflight ?? 8, knownPids: () => new Set(workerLog(o.workerLogFile)) });
+  const good = new GoodClient(client, root.fork('good'), { inflight: o.goodInflight ?? 8, lostAfterMs: 20_000, knownPids: () => new Set(workerLog(o.workerLogFile)), onFailure: () => (goodFailed = true) });
   const goodDone = good.run(() => !fuzzing);
 
   const all: ConnectionStats[] = [];
@@ -116,6 +121,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     durationMs,
     framesPerSec: Math.round(frames / (durationMs / 1000)),
     timedOut,
+    stoppedEarly: o.failFast === true && goodFailed && frames < o.frames,
     byKind: merge('byKind'),
     received: sum('received'),
     receivedByType: merge('receivedByType'),
@@ -136,7 +142,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
 /** A few lines for logs and failure messages. */
 export function summarize(r: FuzzReport): string {
   const lines = [
-    `seed ${r.seed}: ${r.frames} frames (${mib(r.bytes)} MiB) in ${(r.durationMs / 1000).toFixed(1)} s = ${r.framesPerSec} frames/s${r.timedOut ? ' (STOPPED BY THE TIME LIMIT)' : ''}`,
+    `seed ${r.seed}: ${r.frames} frames (${mib(r.bytes)} MiB) in ${(r.durationMs / 1000).toFixed(1)} s = ${r.framesPerSec} frames/s${r.timedOut ? ' (STOPPED BY THE TIME LIMIT)' : ''}${r.stoppedEarly ? ' (STOPPED EARLY: the good client failed)' : ''}`,
     `  lives ${r.lifetimes}, closes ${JSON.stringify(r.closes)}; tracked calls ${r.tracked}, finals ${r.trackedFinals}; lives checked for lost finals ${r.checkedLifetimes}`,
     `  received ${r.received} ${JSON.stringify(r.receivedByType)}`,
     `  good client: ${r.good.calls} calls, ${r.good.ok} right, ${r.good.wrong.length} wrong, ${r.good.lost.length} lost; p50 ${r.good.p50Ms.toFixed(1)} ms, p99 ${r.good.p99Ms.toFixed(1)} ms, max ${r.good.maxMs.toFixed(0)} ms`,

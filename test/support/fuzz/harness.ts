@@ -7,7 +7,7 @@
  * bench/fuzz.ts (1M).
  */
 import { RuntimeClient } from '../../../index.js';
-import { runConnection, type ConnectionStats, type Violation } from './connection.js';
+import { runConnection, type ConnectionStats } from './connection.js';
 import { GoodClient, type GoodStats } from './good-client.js';
 import { MemorySampler, mib, workerLog, type MemoryPeaks } from './proc.js';
 import { Rng } from './rng.js';
@@ -37,24 +37,14 @@ export interface FuzzOptions {
   log?: (line: string) => void;
 }
 
-export interface FuzzReport {
+/** Every connection's figures summed, and the run's own. */
+export interface FuzzReport extends ConnectionStats {
   seed: string;
-  frames: number;
-  bytes: number;
   durationMs: number;
   framesPerSec: number;
   timedOut: boolean;
   /** Stopped early because the good client failed (failFast). */
   stoppedEarly: boolean;
-  byKind: Record<string, number>;
-  received: number;
-  receivedByType: Record<string, number>;
-  lifetimes: number;
-  closes: Record<string, number>;
-  tracked: number;
-  trackedFinals: number;
-  checkedLifetimes: number;
-  violations: Violation[];
   good: GoodStats;
   /** Output outside any call that shows the runtime itself failing (the worker's "failed to handle a message", a crash trace). */
   internalErrors: string[];

@@ -121,16 +121,16 @@ hostile('a CALL whose validation outlasts the hang grace, with a short deadline,
 /** An array of `bytes` empty maps: one byte each on the wire, a heap object each once decoded. */
 const emptyMaps = (bytes: number) => Buffer.concat([M.arrayHeader(bytes, 32), Buffer.alloc(bytes, 0x80)]);
 
-hostile('empty maps held by calls in flight (16 × 3 MiB, each within the per-message decoded budget) do not grow the worker past 1 GiB', async () => {
+hostile('empty maps held by calls in flight (8 × 3 MiB, each within the per-message decoded budget) do not grow the worker past 1 GiB', async () => {
   const rec = await Recorder.open(server.url, server.token);
   const memory = new MemorySampler(server.pid, 50);
   try {
     const bomb = emptyMaps(3 * 1024 * 1024);
-    for (let i = 1; i <= 16; i++) rec.send(callFrame(100 + i, 'hold', M.array([bomb, M.uint(3000)])));
+    for (let i = 1; i <= 8; i++) rec.send(callFrame(100 + i, 'hold', M.array([bomb, M.uint(3000)])));
     // Each either runs (holding its value for 3 s) or is refused; either way each gets one final.
-    assert.ok(await rec.until(() => Array.from({ length: 16 }, (_, i) => rec.finals(101 + i).length).every((n) => n === 1), 60_000), 'every call got its final');
+    assert.ok(await rec.until(() => Array.from({ length: 8 }, (_, i) => rec.finals(101 + i).length).every((n) => n === 1), 60_000), 'every call got its final');
     const peak = memory.stop().workerPeak;
-    assert.ok(peak < 1024 * 1024 * 1024, `worker RSS peaked at ${mib(peak)} MiB for 48 MiB of messages`);
+    assert.ok(peak < 1024 * 1024 * 1024, `worker RSS peaked at ${mib(peak)} MiB for 24 MiB of messages`);
     await othersUnharmed();
   } finally {
     memory.stop();
@@ -138,7 +138,7 @@ hostile('empty maps held by calls in flight (16 × 3 MiB, each within the per-me
   }
 });
 
-hostile('empty maps waiting in a bidi inbox (64 items × 1 MiB, within credit) do not grow the worker past 1 GiB', async () => {
+hostile('empty maps waiting in a bidi inbox (32 items × 1 MiB, within its credit of 64) do not grow the worker past 1 GiB', async () => {
   const rec = await Recorder.open(server.url, server.token);
   const memory = new MemorySampler(server.pid, 50);
   try {
@@ -146,12 +146,12 @@ hostile('empty maps waiting in a bidi inbox (64 items × 1 MiB, within credit) d
     rec.send(encode([1, 1, 0, 'echoInbox', [], { credit: 0 }]));
     assert.ok(await rec.until(() => rec.about(1).some((m) => m[0] === 20)), 'the first inbox credit arrived');
     const item = Buffer.concat([M.arrayHeader(3), M.uint(3), M.uint(1), emptyMaps(1024 * 1024 - 32)]);
-    for (let i = 0; i < 64; i++) rec.send(item);
+    for (let i = 0; i < 32; i++) rec.send(item);
     // The worker takes a connection's frames in order: this call's answer comes once every item was decoded.
     rec.send(encode([1, 2, 0, 'add', [2, 3]]));
     assert.ok(await rec.until(() => rec.finals(2).length === 1, 60_000), 'the call behind the items got its final');
     const peak = memory.stop().workerPeak;
-    assert.ok(peak < 1024 * 1024 * 1024, `worker RSS peaked at ${mib(peak)} MiB for 64 MiB of inbox items`);
+    assert.ok(peak < 1024 * 1024 * 1024, `worker RSS peaked at ${mib(peak)} MiB for 32 MiB of inbox items`);
     await othersUnharmed();
   } finally {
     memory.stop();

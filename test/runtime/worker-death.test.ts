@@ -75,7 +75,7 @@ death('calls that finished just before a call hangs keep their answers when the 
   server = await serveFuzz({ AGENTIX_HANG_GRACE_MS: '200' });
   const bare = await BareClient.open(server.url, server.token);
   const until = (check: () => boolean, ms = 15_000) => eventually(check, ms, 10);
-  const ROUNDS = 5;
+  const ROUNDS = 8;
   try {
     bare.send(encode([1, 1, 0, 'add', [1, 1]]));
     assert.ok(await until(() => bare.finals(1).length === 1), 'warm-up answered');

@@ -12,7 +12,7 @@
  *
  * A scenario that fails or cannot run is reported with its reason; the others still run.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { installExitCleanup } from './lib/cleanup.js';
 import { currentLoad, machineInfo } from './lib/machine.js';
@@ -137,9 +137,15 @@ async function main(): Promise<number> {
   return 0;
 }
 
+/** The fuzz run's section (bench/fuzz.ts --write), kept across runs of this bench. */
+const FUZZ_SECTION = join(REPO_ROOT, 'bench', 'results', 'fuzz.md');
+
 function writeReports(results: Results, out: string, jsonPath: string): void {
   mkdirSync(join(out, 'results'), { recursive: true });
-  writeFileSync(join(out, 'RESULTS.md'), `${renderMarkdown(results, jsonPath)}\n${kubernetesSection(results.kubernetes)}`);
+  const fuzz = existsSync(FUZZ_SECTION) ? `
+${readFileSync(FUZZ_SECTION, 'utf8')}` : '';
+  writeFileSync(join(out, 'RESULTS.md'), `${renderMarkdown(results, jsonPath)}
+${kubernetesSection(results.kubernetes)}${fuzz}`);
   writeFileSync(join(out, 'results', 'chart.svg'), renderChart(results));
 }
 

@@ -59,7 +59,7 @@ const RESTART_BACKOFF_MS = [0, 50, 200, 1000, 3000];
 const STABLE_AFTER_MS = 5000;
 const KILL_GRACE_MS = 1000;
 /** How long a dead worker's frame pipe may take to deliver its last bytes. */
-const PIPE_DRAIN_MS = 200;
+const PIPE_DRAIN_MS = 1000;
 
 /** Where the worker entry is: next to this file's folder (AGENTIX_WORKER_ENTRY overrides it, for unusual layouts). */
 function workerEntry(): string {

@@ -18,10 +18,9 @@
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { generate } from '../../codegen/index.js';
 import { runFuzz, summarize, type FuzzReport } from '../support/fuzz/harness.js';
 import { mib } from '../support/fuzz/proc.js';
-import { fuzzManifest, fuzzProject, serveFuzz } from '../support/fuzz/serve-fuzz.js';
+import { fuzzManifest, serveFuzz } from '../support/fuzz/serve-fuzz.js';
 import { loadTargets } from '../support/fuzz/targets.js';
 import { repoRoot } from '../support/serve.js';
 
@@ -33,11 +32,6 @@ const MAX_PAYLOAD = 256 * 1024;
 /** Generous against what a run uses (about 130 MiB server, 400–700 MiB worker here): these catch growth, not noise. */
 const SERVER_RSS_LIMIT = 400 * 1024 * 1024;
 const WORKER_RSS_LIMIT = 1024 * 1024 * 1024;
-
-test('fixtures/fuzz/agentix-gen is up to date (agentix gen --check)', async () => {
-  const result = await generate({ projectDir: fuzzProject, check: true, write: false });
-  assert.equal(result.stale, [], `stale: ${result.stale.join('; ')}; run agentix gen fixtures/fuzz`);
-});
 
 test(`${FRAMES} fuzzed frames from ${CONNECTIONS} connections: the good connection gets every answer right, none lost, no worker restart`, async () => {
   const server = await serveFuzz({ AGENTIX_MAX_PAYLOAD: String(MAX_PAYLOAD) });

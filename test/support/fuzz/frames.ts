@@ -154,7 +154,7 @@ export class FrameGenerator {
       : kind === 'lying-length' ? this.lyingCall(idBytes)
       : kind === 'oversized' ? this.oversizedCall(idBytes)
       : this.bomb(idBytes);
-    return [this.open(kind, made.frame, { id, target: made.target, shape: made.shape, credit: made.shape === 'stream' || made.shape === 'bidi' ? DEFAULT_CREDIT : 0, expect: made.expect })];
+    return [this.open(kind, made.frame, { id, target: made.target, shape: made.shape, credit: made.shape === 'stream' || made.shape === 'bidi' ? (made.credit ?? DEFAULT_CREDIT) : 0, expect: made.expect })];
   }
 
   private pickTarget(): FuzzTarget {
@@ -321,6 +321,7 @@ export class FrameGenerator {
     let expect: string | undefined = 'PROTOCOL';
     let shape: Shape | 'error' = 'error';
     let name = target.name;
+    let credit: number | undefined;
     const which = r.int(0, 5);
     if (which === 0) fields[2] = r.pick([() => M.sint(-1, 'negfix'), () => M.sint(-(2 ** 40), 64), () => M.float64(NaN), () => M.float64(-Infinity), () => M.float64(-0.5), () => M.str('10'), () => M.nil(), () => M.array([])])();
     else if (which === 1) {
@@ -336,10 +337,10 @@ export class FrameGenerator {
       const bad = r.int(0, 7);
       fields.push([M.array([]), M.uint(1), M.str('o'), M.map([[M.str('credit'), M.sint(-1, 'negfix')]]), M.map([[M.str('credit'), M.float64(1.5)]]), M.map([[M.str('credit'), M.str('9')]]), M.map([[M.str('credit'), M.uint(2n ** 60n, 64)]]), M.map([[M.uint(1), M.uint(1)]])][bad]!);
       // A huge credit is a non-negative integer, and unknown keys are ignored: those calls simply run.
-      if (bad >= 6) (expect = undefined), (shape = target.shape);
+      if (bad >= 6) (expect = undefined), (shape = target.shape), (credit = bad === 6 ? Infinity : undefined);
     } else if (which === 4) fields.push(M.nil(), ...Array.from({ length: r.int(1, 3) }, () => M.uint(1)));
     else fields.splice(r.int(2, 4), 1);
-    return { frame: M.array(fields, r.pick(['fix', 16, 32] as const)), target: name, shape, expect };
+    return { frame: M.array(fields, r.pick(['fix', 16, 32] as const)), target: name, shape, expect, credit };
   }
 
   private exoticArgs(id: Buffer): Made {
@@ -455,6 +456,8 @@ interface Made {
   target: string;
   shape: Shape | 'error';
   expect?: string;
+  /** The stream credit the CALL grants, when not the default (a credit beyond 2^53 counts as unlimited). */
+  credit?: number;
 }
 
 function encodeArgs(args: unknown[]): Buffer {

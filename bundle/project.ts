@@ -8,15 +8,19 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readManifest, type Manifest } from '../runtime/manifest.js';
 import { compileRunDir } from './compile.js';
+import { AgentixError } from '../runtime/wire/errors.js';
 
 /** Where `agentix gen` writes by default, relative to the project. */
 export const GEN_DIR = 'agentix-gen';
 /** Where serve and the local deployment compile the project, relative to it; each process gets its own subfolder. */
 export const RUN_DIR = join('.agentix', 'run');
 
-/** An error whose message is already fit for a user (the CLI prints it without a stack). */
-export function friendly(message: string): Error {
-  return Object.assign(new Error(message), { friendly: true });
+/**
+ * An error whose message is already fit for a user: an AgentixError (the one
+ * convention for the framework's errors), which the CLI prints without a stack.
+ */
+export function friendly(message: string): AgentixError {
+  return new AgentixError('INVALID_ARGUMENT', message);
 }
 
 /**

@@ -45,7 +45,7 @@ try {
   if (err instanceof CliError) {
     process.stderr.write(`agentix: ${err.message}\n`);
     process.exitCode = err.exitCode;
-  } else if (err instanceof AgentixError || (err instanceof Error && (err as { friendly?: boolean }).friendly)) {
+  } else if (err instanceof AgentixError) {
     process.stderr.write(`agentix: ${err.message}\n`);
     process.exitCode = 1;
   } else {

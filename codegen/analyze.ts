@@ -36,7 +36,7 @@ export interface ModuleResult {
 /** Several problems of one export (two bad parameters, every overload refused). */
 class Problems extends GenError {
   constructor(readonly all: GenError[]) {
-    super(all[0]!.detail, all[0]!.file, all[0]!.line, all[0]!.code);
+    super(all[0]!.detail, all[0]!.file, all[0]!.line, all[0]!.refusal);
   }
 }
 
@@ -130,7 +130,7 @@ function analyzeFunction(name: string, moduleId: string, exportName: string, dec
       const all = err instanceof Problems ? err.all : [err];
       failures.push(...all);
       // An overload that needs a function (or is generic) cannot be called remotely; the others still can.
-      droppable &&= all.every((x) => x.code === 'wire');
+      droppable &&= all.every((x) => x.refusal === 'wire');
       const where = ctx.locate(node, '');
       dropped.push(`${site.file}:${site.line}: export ${name}: overload ${i + 1} of ${signatures.length} (${where.file}:${where.line}) left out: ${all[0]!.detail}`);
     }

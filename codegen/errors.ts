@@ -3,14 +3,14 @@
  * already written for the user (file:line, the offending type, what to do), so
  * the CLI prints them as they are, without a stack trace.
  */
+import { AgentixError } from '../runtime/wire/errors.js';
 
 /** Why a type was refused: `unresolved` (a name the checker could not resolve), `wire` (a value that cannot cross the wire: a function, a class instance, a symbol). */
 export type RefusalCode = 'unresolved' | 'wire';
 
-export class GenError extends Error {
-  override name = 'GenError';
-  /** cli/main.ts prints errors marked friendly without a stack (serve and build call the compiler too). */
-  readonly friendly = true;
+export class GenError extends AgentixError {
+  // An AgentixError: cli/main.ts prints its message without a stack (serve and build call the compiler too).
+  override readonly name: string = 'GenError';
   /** The message without the `file:line: ` prefix. */
   declare readonly detail: string;
   constructor(
@@ -20,9 +20,10 @@ export class GenError extends Error {
     readonly file?: string,
     /** 1-based line number. */
     readonly line?: number,
-    readonly code?: RefusalCode,
+    /** Why the type was refused, when it was a type. */
+    readonly refusal?: RefusalCode,
   ) {
-    super();
+    super('INVALID_ARGUMENT', '');
     let made: string | undefined;
     const detail = () => (made ??= typeof message === 'string' ? message : message());
     Object.defineProperty(this, 'detail', { get: detail, enumerable: false });

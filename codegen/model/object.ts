@@ -52,7 +52,7 @@ export function objectModel(type: TS.Type, ctx: ModelContext): TypeModel {
       model = ctx.at(decl, label, () => ctx.attempt(() => (optional ? convertWithoutUndefined(propType, ctx) : ctx.convert(propType))), brief);
     } catch (err) {
       // An optional argument property that cannot cross the wire (`locale?: Locale` full of functions) is simply not sent.
-      if (!optional || ctx.direction !== 'in' || !(err instanceof GenError) || err.code !== 'wire') throw err;
+      if (!optional || ctx.direction !== 'in' || !(err instanceof GenError) || err.refusal !== 'wire') throw err;
       ctx.markNarrowed();
       ctx.at(decl, label, () => ctx.note('optional property left out of the argument type (its type cannot cross the wire)'), brief);
       continue;

@@ -45,7 +45,7 @@ export function unionModel(types: readonly TS.Type[], ctx: ModelContext): TypeMo
     try {
       m = ctx.attempt(() => ctx.convert(t));
     } catch (err) {
-      if (ctx.direction !== 'in' || !(err instanceof GenError) || err.code !== 'wire') throw err;
+      if (ctx.direction !== 'in' || !(err instanceof GenError) || err.refusal !== 'wire') throw err;
       firstDrop ??= err;
       const text = ctx.typeText(t);
       dropped.push(text.length > 80 ? `${text.slice(0, 77)}...` : text);

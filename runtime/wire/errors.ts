@@ -18,7 +18,7 @@ const MAX_MESSAGE_CHARS = 64 * 1024;
 
 /** An error raised by the framework itself (not by user code), carrying its protocol code. */
 export class AgentixError extends Error {
-  override readonly name = 'AgentixError';
+  override readonly name: string = 'AgentixError';
   constructor(
     readonly code: ErrorCode,
     message: string,

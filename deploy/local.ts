@@ -79,7 +79,7 @@ export class LocalDeployment implements Deployment {
     child.once('exit', () => {
       if (info.state === 'running') info.state = 'exited';
     });
-    return { id, runtimeUrl: info.runtimeUrl, token };
+    return { id, runtimeUrl: info.runtimeUrl, token, ports: {} };
   }
 
   async delete(id: string): Promise<void> {

@@ -25,6 +25,22 @@ export interface SandboxConfig {
   startupTimeoutMs?: number;
   /** Extra labels on what the deployment creates. */
   labels?: Record<string, string>;
+  /**
+   * The task container's network (default `'default'`: the engine's usual
+   * network, with egress). `'none'`: no network at all (no egress, no DNS);
+   * the runtime is then reached through a Unix socket in a host directory
+   * mounted into the container, and `runtimeUrl` is `ws+unix://…`.
+   * `'host'`: the host's network namespace.
+   */
+  network?: 'none' | 'default' | 'host';
+  /** Container ports published on 127.0.0.1; `sandbox.ports[port]` is the host URL of each. */
+  ports?: number[];
+  /**
+   * The sandbox is deleted once it is this old, even if the host that made it
+   * died: the runtime exits by itself, and the backend (or `agentix gc`)
+   * removes what is left.
+   */
+  lifetimeMs?: number;
 }
 
 export interface Sandbox {
@@ -33,6 +49,8 @@ export interface Sandbox {
   runtimeUrl: string;
   /** The sandbox's AGENTIX_TOKEN. */
   token: string;
+  /** Host URL (`http://127.0.0.1:PORT`) of each port in `SandboxConfig.ports`. */
+  ports: Record<number, string>;
 }
 
 export type SandboxState = 'creating' | 'running' | 'exited' | 'deleted' | 'unknown';
@@ -51,6 +69,12 @@ export interface Deployment {
   create(config: SandboxConfig): Promise<Sandbox>;
   delete(id: string): Promise<void>;
   get(id: string): Promise<SandboxInfo>;
+  /**
+   * An image reference of the sandbox's filesystem (the /nix overlay
+   * excluded) that `create({ ...config, image: ref })` starts from. The
+   * sandbox keeps running. Optional: backends that cannot snapshot leave it out.
+   */
+  snapshot?(id: string): Promise<string>;
 }
 
 export type DeploymentClass = new () => Deployment;

@@ -150,7 +150,7 @@ export class DockerDeployment implements Deployment {
       });
       const runtimeUrl = `ws://127.0.0.1:${port}`;
       this.memo.remember({ id: container.id, state: 'running', created: new Date(started), image: config.image, bundle: config.bundle, runtimeUrl });
-      return { id: container.id, runtimeUrl, token };
+      return { id: container.id, runtimeUrl, token, ports: {} };
     } catch (err) {
       const why =
         startup.aborted && !String(err).includes(notHealthyWithin(timeoutMs))

@@ -132,7 +132,7 @@ export class KubernetesDeployment implements Deployment {
       const runtimeUrl = await this.reach(name, r.podIP, timeoutMs, started + timeoutMs, startup.signal);
       clearTimeout(startupTimer);
       this.memo.remember({ id: name, state: 'running', created: new Date(started), image: config.image, bundle: config.bundle, runtimeUrl });
-      return { id: name, runtimeUrl, token };
+      return { id: name, runtimeUrl, token, ports: {} };
     } catch (err) {
       clearTimeout(startupTimer);
       startup.abort(); // ends the readiness wait if the failure came before it

@@ -1,5 +1,5 @@
 /**
- * Leaks and crashes found in review, each against a real engine (or, for the
+ * Leaks and crashes found by an outsider's review, each against a real engine (or, for the
  * build-only cases, the real file system):
  *
  *   - an empty or path-like sandbox id given to get()/delete() crashed the
@@ -38,8 +38,8 @@ import { copyHelloFixture, type FixtureCopy } from '../support/bundle-fixture.js
 import { runGc } from '../support/crash.js';
 import { containersWith, engineOrSkip, taskImage, volumeExists } from '../support/docker.js';
 
-const docker = await engineOrSkip('docker review');
-const RUN = `agentix-test-review-${process.pid}-${randomBytes(3).toString('hex')}`;
+const docker = await engineOrSkip('docker leftovers and engine faults');
+const RUN = `agentix-test-leftovers-${process.pid}-${randomBytes(3).toString('hex')}`;
 const RUN_LABEL = 'agentix-test.run';
 const labels = { [RUN_LABEL]: RUN };
 /** Marks the one sandbox whose create() answer the lossy proxy cuts. */
@@ -86,7 +86,7 @@ async function carrierVolumes(name: string): Promise<string[]> {
 }
 
 // ---------------------------------------------------------------- ids
-const ids = suite('review: get()/delete() refuse ids that are not container ids, without crashing the host');
+const ids = suite('get()/delete() refuse ids that are not container ids, without crashing the host');
 
 for (const bad of ['', 'a/../../images/x', 'x?all=1', ' ']) {
   ids(`id ${JSON.stringify(bad)}`, async () => {
@@ -108,7 +108,7 @@ ids('an unknown id: get() says so, delete() is a no-op', async () => {
 if (docker) ids.run();
 
 // ---------------------------------------------------------------- carrier
-const carrier = suite('review: a carrier removed under a live deployment is made again');
+const carrier = suite('a carrier removed under a live deployment is made again');
 
 carrier.before(async () => {
   busybox = await taskImage(docker!, 'busybox');
@@ -239,7 +239,7 @@ function deploymentVia(proxyPath: string): DockerDeployment {
 if (docker) carrier.run();
 
 // ---------------------------------------------------------------- load
-const load = suite('review: a docker load that fails mid-upload leaves no layer file open');
+const load = suite('a docker load that fails mid-upload leaves no layer file open');
 
 load('the engine goes away while the archive streams: load fails, the archive stream is closed', async () => {
   const engine = engineSocket();
@@ -280,7 +280,7 @@ function openFds(file: string): number {
 if (docker) load.run();
 
 // ---------------------------------------------------------------- rebuild
-const rebuild = suite('review: a rebuild that moves the tag leaves no dangling bundle image, no orphan carrier');
+const rebuild = suite('a rebuild that moves the tag leaves no dangling bundle image, no orphan carrier');
 
 rebuild('the build removes the previous image of the tag when nothing uses it', async () => {
   const dir = fixture();
@@ -341,7 +341,7 @@ rebuild('an image that keeps another tag is not removed when the build moves one
 if (docker) rebuild.run();
 
 // ---------------------------------------------------------------- build files (no engine needed)
-const files = suite('review: builds leave no temp files or stage dirs behind');
+const files = suite('builds leave no temp files or stage dirs behind');
 let sharedCache = '';
 files.before(() => {
   sharedCache = mkdtempSync(join(tmpdir(), 'agentix-review-cache-'));
@@ -355,7 +355,7 @@ files.after(() => {
 files('three cold builds at once in one process, sharing a layer cache, all succeed; no .tmp remains', async () => {
   const dirs = [fixture(), fixture(), fixture()];
   const results = await Promise.all(
-    dirs.map((dir) => buildBundle({ projectDir: dir, tag: 'agentix-test-review-par:1', out: join(dir, 'b.tar'), generate: false, tools: [], cacheDir: sharedCache })),
+    dirs.map((dir) => buildBundle({ projectDir: dir, tag: 'agentix-test-leftovers-par:1', out: join(dir, 'b.tar'), generate: false, tools: [], cacheDir: sharedCache })),
   );
   assert.is(new Set(results.map((r) => r.layers[0].digest)).size, 1);
   assert.equal(readdirSync(sharedCache).filter((n) => n.endsWith('.tmp')), []);
@@ -374,7 +374,7 @@ files("a killed build's stage dir and temp layer are removed by the next build; 
   writeFileSync(join(stale, 'native', 'node'), 'left by a killed build');
   const staleTmp = join(sharedCache, `runtime-${'0'.repeat(32)}.tar.${dead}.0000.tmp`);
   writeFileSync(staleTmp, 'left by a killed build');
-  await buildBundle({ projectDir: dir, tag: 'agentix-test-review-stale:1', out: join(dir, 'b.tar'), generate: false, tools: [], cacheDir: sharedCache });
+  await buildBundle({ projectDir: dir, tag: 'agentix-test-leftovers-stale:1', out: join(dir, 'b.tar'), generate: false, tools: [], cacheDir: sharedCache });
   assert.not.ok(existsSync(stale), 'the dead build\'s stage dir is gone');
   assert.not.ok(existsSync(staleTmp), 'the dead build\'s temp layer is gone');
   assert.ok(existsSync(live), 'a stage dir of a live process stays');
@@ -384,7 +384,7 @@ files("a killed build's stage dir and temp layer are removed by the next build; 
 files.run();
 
 // ---------------------------------------------------------------- cleanup
-const finalCheck = suite('review: nothing of this file remains');
+const finalCheck = suite('nothing of this file remains');
 
 async function cleanup(): Promise<void> {
   for (const c of await containersWith(docker!, `${RUN_LABEL}=${RUN}`)) await docker!.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
@@ -413,7 +413,7 @@ finalCheck.after(async () => {
 
 if (docker) finalCheck.run();
 else {
-  const skipped = suite('docker review (no engine)');
+  const skipped = suite('docker leftovers and engine faults (no engine)');
   skipped.skip('every engine test of the review', () => {});
   skipped.run();
 }

@@ -22,12 +22,13 @@ const pct = (v: number | undefined, floor: number | undefined): string =>
   v === undefined || floor === undefined || !Number.isFinite(v) || !Number.isFinite(floor) || floor === 0 ? '–' : `${Math.round((v / floor) * 100)}%`;
 const why = (v: unknown): string => (isFailed(v) ? `failed: ${v.error}` : isSkipped(v) ? `skipped: ${v.skipped}` : 'not measured');
 
-export interface UnaryNumbers { p50Us?: number; p99Us?: number; perSec?: number }
+export interface UnaryNumbers { p50Us?: number; p99Us?: number; perSec?: number; serverCpuUs?: number; clientCpuUs?: number }
 
 export function unaryNumbers(s: SystemFigures): UnaryNumbers {
   if (!s.unary || isFailed(s.unary)) return {};
   const inflight = s.unary.inflight;
-  return { p50Us: s.unary.p50Us, p99Us: s.unary.p99Us, perSec: isFailed(inflight) ? undefined : inflight.perSec };
+  if (isFailed(inflight)) return { p50Us: s.unary.p50Us, p99Us: s.unary.p99Us };
+  return { p50Us: s.unary.p50Us, p99Us: s.unary.p99Us, perSec: inflight.perSec, serverCpuUs: inflight.cpu?.serverUs, clientCpuUs: inflight.cpu?.clientUs };
 }
 
 export function streamPerSec(s: SystemFigures): number | undefined {
@@ -43,12 +44,12 @@ export function sections(r: BenchResults): Section[] {
   if (r.transport.length) {
     out.push({
       title: 'Unary round trip, run("hello")',
-      note: `sequential p50/p99; calls/s with ${r.plan.inflight} in flight on one connection; ratios to the floor`,
-      headers: ['system', 'p50 µs', 'p99 µs', `calls/s @${r.plan.inflight}`, 'p50 vs floor', 'calls/s vs floor'],
+      note: `sequential p50/p99; calls/s with ${r.plan.inflight} in flight on one connection; ratios to the floor; CPU per call during the ${r.plan.inflight}-in-flight runs: server side = the server process and every process under it (Agentix: server + worker; naive hop: server + child), from /proc/<pid>/stat, 10 ms ticks; client = the client process (process.cpuUsage)`,
+      headers: ['system', 'p50 µs', 'p99 µs', `calls/s @${r.plan.inflight}`, 'p50 vs floor', 'calls/s vs floor', `server CPU µs/call @${r.plan.inflight}`, `client CPU µs/call @${r.plan.inflight}`],
       rows: r.transport.map((s) => {
         const u = unaryNumbers(s);
-        if (u.p50Us === undefined) return [s.label, systemError(s, s.unary), '', '', '', ''];
-        return [s.label, fmt(u.p50Us), fmt(u.p99Us), fmt(u.perSec), ratio(u.p50Us, f.p50Us), pct(u.perSec, f.perSec)];
+        if (u.p50Us === undefined) return [s.label, systemError(s, s.unary), '', '', '', '', '', ''];
+        return [s.label, fmt(u.p50Us), fmt(u.p99Us), fmt(u.perSec), ratio(u.p50Us, f.p50Us), pct(u.perSec, f.perSec), fmt(u.serverCpuUs), fmt(u.clientCpuUs)];
       }),
     });
     const sizes = r.plan.payloadSizes;

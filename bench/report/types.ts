@@ -1,6 +1,6 @@
 /** The shape of bench/results/<date>.json (also what the renderers read). */
 import type { MachineInfo } from '../lib/machine.js';
-import type { LatencyFigure, PayloadFigure, RateFigure } from '../lib/measure.js';
+import type { LatencyFigure, PayloadFigure, RateFigure, ThroughputFigure } from '../lib/measure.js';
 import type { Plan } from '../lib/plan.js';
 import type { SystemName } from '../lib/systems.js';
 
@@ -12,7 +12,7 @@ export interface SystemFigures {
   label: string;
   via?: string;
   error?: string;
-  unary?: (LatencyFigure & { inflight: { calls: number } & (RateFigure | Failed) }) | Failed;
+  unary?: (LatencyFigure & { inflight: { calls: number } & (ThroughputFigure | Failed) }) | Failed;
   payload?: PayloadFigure[] | Failed;
   stream?: (RateFigure & { items: number }) | Failed;
   bidi?: LatencyFigure | Failed;

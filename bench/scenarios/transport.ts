@@ -70,7 +70,7 @@ async function start(sys: SystemInfo, plan: Plan, placement: Placement): Promise
 async function runClient(sys: SystemInfo, server: Server, plan: Plan, placement: Placement): Promise<Record<string, unknown>> {
   const budgetMs = 180_000;
   const r = await runToEnd([...pinPrefix(placement.clientCpu), process.execPath, ...TSX_ARGS, join(REPO_ROOT, 'bench/client-main.ts'),
-    sys.name, server.url, server.token ?? '', JSON.stringify(plan), sys.scenarios.join(',')], { cwd: REPO_ROOT, timeoutMs: budgetMs });
+    sys.name, server.url, server.token ?? '', JSON.stringify(plan), sys.scenarios.join(','), String(server.child.pid ?? '')], { cwd: REPO_ROOT, timeoutMs: budgetMs });
   const line = r.stdout.split('\n').find((l) => l.startsWith('BENCH-RESULT '));
   if (!line) {
     const why = r.timedOut ? `timed out after ${budgetMs} ms` : `exited ${r.code}`;

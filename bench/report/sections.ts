@@ -4,6 +4,7 @@
  * ws + msgpackr echo) measured in the same run.
  */
 import { round } from '../lib/stats.js';
+import { SYSTEMS, type Scenario } from '../lib/systems.js';
 import { isFailed, isSkipped, type BenchResults, type Distribution, type GenTimes, type SystemFigures, type ToolingFigures } from './types.js';
 
 export interface Section {
@@ -65,11 +66,12 @@ export function sections(r: BenchResults): Section[] {
         return [s.label, ...sizes.map((b) => fmt(at(b, p))), ...sizes.map((b) => pct(at(b, p), at(b, floorPayload)))];
       }),
     });
-    const streamers = r.transport.filter((s) => s.stream !== undefined || (s.error && ['raw-ws', 'agentix', 'grpc'].includes(s.name)));
+    const takesPart = (s: SystemFigures, scenario: Scenario) => SYSTEMS.find((x) => x.name === s.name)?.scenarios.includes(scenario) ?? false;
+    const streamers = r.transport.filter((s) => s.stream !== undefined || (s.error && takesPart(s, 'stream')));
     const fs = floor ? streamPerSec(floor) : undefined;
     out.push({
       title: 'Server stream of small items, count(n)',
-      note: 'items/s through one stream, consumed as they arrive; each system with its own flow control',
+      note: 'items/s through one stream, consumed as they arrive; each system with its own flow control (Socket.IO: a credit window of 1,024 items acknowledged every 256; capnweb: a ReadableStream; naive hop: the child streams over IPC and pauses while the socket holds over 1 MiB)',
       headers: ['system', 'items/s', 'vs floor'],
       rows: streamers.map((s) => {
         const v = streamPerSec(s);
@@ -79,9 +81,9 @@ export function sections(r: BenchResults): Section[] {
     const bidiFloor = floor?.bidi && !isFailed(floor.bidi) ? floor.bidi.p50Us : undefined;
     out.push({
       title: 'Bidi echo round trip, chat(inbox)',
-      note: 'one item in, its echo out, sequential; the floor is the same echo server',
+      note: 'one item in, its echo out, sequential, on one open bidi stream (Agentix chat(inbox), grpc-js Chat, capnweb a ReadableStream in and one out); Socket.IO emits chat and the server emits it back; the floor and the naive hop answer a call frame, the same echo as their unary',
       headers: ['system', 'p50 µs', 'p99 µs', 'p50 vs floor'],
-      rows: r.transport.filter((s) => s.bidi !== undefined || (s.error && ['raw-ws', 'agentix'].includes(s.name))).map((s) =>
+      rows: r.transport.filter((s) => s.bidi !== undefined || (s.error && takesPart(s, 'bidi'))).map((s) =>
         !s.bidi || isFailed(s.bidi) ? [s.label, systemError(s, s.bidi), '', ''] : [s.label, fmt(s.bidi.p50Us), fmt(s.bidi.p99Us), ratio(s.bidi.p50Us, bidiFloor)]),
     });
     const ax = r.transport.find((s) => s.name === 'agentix');

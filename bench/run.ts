@@ -4,7 +4,8 @@
  *   npm run bench                      quick mode (under 3 minutes)
  *   npm run bench -- --full            longer runs, more repeats
  *   npm run bench -- --smoke           tiny counts: checks that every scenario runs (test/bench)
- *   npm run bench -- --same-core       server and client both on CPU 0 (default: split-core, server CPU 0, client CPU 1)
+ *   npm run bench -- --same-core       everything same-core: server and client both on CPU 0 (default: split-core,
+ *                                      server CPU 0, client CPU 1, and unary once more same-core in the same run)
  *   npm run bench -- --only=raw-ws,agentix     only these transport systems
  *   npm run bench -- --skip=sandbox,tooling    leave scenario groups out (transport, sandbox, kubernetes, tooling)
  *   npm run bench -- --out=DIR         write results there instead of bench/ (RESULTS.md, results/DATE.json, results/chart.svg)
@@ -16,7 +17,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { installExitCleanup } from './lib/cleanup.js';
 import { currentLoad, machineInfo } from './lib/machine.js';
-import { choosePlacement } from './lib/placement.js';
+import { choosePlacement, otherPlacement } from './lib/placement.js';
 import { planFor, type Mode } from './lib/plan.js';
 import { REPO_ROOT } from './lib/project-copy.js';
 import { SYSTEMS, type SystemName } from './lib/systems.js';
@@ -38,7 +39,8 @@ const USAGE = `usage: npm run bench -- [--quick|--full|--smoke] [--same-core] [-
 
   --full            7 rounds and longer runs (default: quick, 3 rounds)
   --smoke           tiny counts: checks that every scenario runs
-  --same-core       server and client both on CPU 0 (default: server CPU 0, client CPU 1)
+  --same-core       everything same-core: server and client both on CPU 0 (default: split-core,
+                    server CPU 0 and client CPU 1, plus the unary figures same-core in the same run)
   --only=a,b        transport systems: ${SYSTEMS.map((s) => s.name).join(', ')}
   --skip=a,b        groups to leave out: ${GROUPS.join(', ')}
   --out=DIR         write RESULTS.md and results/ under DIR (default: bench/; with --only,
@@ -93,14 +95,15 @@ async function main(): Promise<number> {
   }
   const plan = planFor(opts.mode);
   const placement = choosePlacement(opts.sameCore);
+  const other = otherPlacement(placement);
   const started = new Date();
   const log = (s: string) => process.stderr.write(`[${((Date.now() - started.getTime()) / 1000).toFixed(1)}s] ${s}\n`);
-  log(`agentix bench, ${opts.mode} mode, placement ${placement.name}${placement.note ? ` (${placement.note})` : ''}`);
+  log(`agentix bench, ${opts.mode} mode, placement ${placement.name}${placement.note ? ` (${placement.note})` : ''}${other ? `, unary also ${other.name}` : ''}`);
 
   const results: Results = {
     date: started.toISOString(),
     mode: opts.mode,
-    machine: machineInfo(placement),
+    machine: machineInfo(placement, other),
     plan,
     transport: [],
     sandbox: { skipped: 'not run (--skip)' },
@@ -110,7 +113,7 @@ async function main(): Promise<number> {
   };
   if (!opts.skip.includes('transport')) {
     log('transport: unary, payload, stream, bidi');
-    results.transport = await runTransport(plan, placement, opts.only, log);
+    results.transport = await runTransport(plan, { main: placement, other }, opts.only, log);
     results.machine.loadAvg.afterTransport = currentLoad();
   }
   if (!opts.skip.includes('sandbox')) {

@@ -25,11 +25,21 @@ const why = (v: unknown): string => (isFailed(v) ? `failed: ${v.error}` : isSkip
 
 export interface UnaryNumbers { p50Us?: number; p99Us?: number; perSec?: number; serverCpuUs?: number; clientCpuUs?: number }
 
+/** The unary figures of the run's main placement. */
 export function unaryNumbers(s: SystemFigures): UnaryNumbers {
-  if (!s.unary || isFailed(s.unary)) return {};
-  const inflight = s.unary.inflight;
-  if (isFailed(inflight)) return { p50Us: s.unary.p50Us, p99Us: s.unary.p99Us };
-  return { p50Us: s.unary.p50Us, p99Us: s.unary.p99Us, perSec: inflight.perSec, serverCpuUs: inflight.cpu?.serverUs, clientCpuUs: inflight.cpu?.clientUs };
+  return numbersOf(s.unary);
+}
+
+/** The unary figures of the run's second placement (none when it has only one). */
+export function otherPlacementNumbers(s: SystemFigures): UnaryNumbers {
+  return numbersOf(s.otherPlacement?.unary);
+}
+
+function numbersOf(u: SystemFigures['unary']): UnaryNumbers {
+  if (!u || isFailed(u)) return {};
+  const inflight = u.inflight;
+  if (isFailed(inflight)) return { p50Us: u.p50Us, p99Us: u.p99Us };
+  return { p50Us: u.p50Us, p99Us: u.p99Us, perSec: inflight.perSec, serverCpuUs: inflight.cpu?.serverUs, clientCpuUs: inflight.cpu?.clientUs };
 }
 
 export function streamPerSec(s: SystemFigures): number | undefined {
@@ -53,6 +63,23 @@ export function sections(r: BenchResults): Section[] {
         return [s.label, fmt(u.p50Us), fmt(u.p99Us), fmt(u.perSec), ratio(u.p50Us, f.p50Us), pct(u.perSec, f.perSec), fmt(u.serverCpuUs), fmt(u.clientCpuUs)];
       }),
     });
+    const other = r.machine.otherPlacement;
+    if (other) {
+      const main = r.machine.placement.name;
+      const fo = floor ? otherPlacementNumbers(floor) : {};
+      out.push({
+        title: `Unary in both placements, ${main} and ${other.name}`,
+        note: `the same servers, the client pinned once to CPU ${r.machine.placement.clientCpu} (${main}) and once to CPU ${other.clientCpu} (${other.name}, with the server); each placement's ratios are to the floor in that placement`,
+        headers: ['system', `calls/s @${r.plan.inflight} ${main}`, 'vs floor', `calls/s @${r.plan.inflight} ${other.name}`, 'vs floor', `p50 µs ${main}`, `p50 µs ${other.name}`, `server CPU µs/call ${main}`, `server CPU µs/call ${other.name}`],
+        rows: r.transport.map((s) => {
+          const u = unaryNumbers(s);
+          const o = otherPlacementNumbers(s);
+          if (u.p50Us === undefined && o.p50Us === undefined) return [s.label, systemError(s, s.otherPlacement?.unary ?? s.unary), '', '', '', '', '', '', ''];
+          const oText = o.perSec !== undefined ? fmt(o.perSec) : s.otherPlacement?.unary && isFailed(s.otherPlacement.unary) ? `failed: ${s.otherPlacement.unary.error}` : '–';
+          return [s.label, fmt(u.perSec), pct(u.perSec, f.perSec), oText, pct(o.perSec, fo.perSec), fmt(u.p50Us), fmt(o.p50Us), fmt(u.serverCpuUs), fmt(o.serverCpuUs)];
+        }),
+      });
+    }
     const sizes = r.plan.payloadSizes;
     const floorPayload = floor?.payload && !isFailed(floor.payload) ? floor.payload : [];
     out.push({

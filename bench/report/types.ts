@@ -16,6 +16,8 @@ export interface SystemFigures {
   payload?: PayloadFigure[] | Failed;
   stream?: (RateFigure & { items: number }) | Failed;
   bidi?: LatencyFigure | Failed;
+  /** Unary again in the run's second placement (machine.otherPlacement), when it has one. */
+  otherPlacement?: { placement: string; error?: string; unary?: SystemFigures['unary'] };
 }
 
 export interface Distribution { p50Ms: number; p90Ms: number; maxMs: number; n: number }

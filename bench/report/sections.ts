@@ -147,6 +147,16 @@ export function sections(r: BenchResults): Section[] {
     textColumns: [4],
   });
 
+  const floorRows = dockerFloorRows(r);
+  if (floorRows) {
+    out.push({
+      title: 'Docker sandboxes against the engine\'s floor',
+      note: `the floor is \`${floorRows.command}\` on the same task image in the same run (the engine creates, starts, runs and removes a container): one before each Agentix sandbox of the sequential series, and a wave of as many at once right before Agentix's wave`,
+      headers: ['figure', 'Agentix', 'docker run floor', 'Agentix / floor'],
+      rows: floorRows.rows,
+    });
+  }
+
   const t = r.tooling;
   const val = (v: unknown, show: (x: any) => string) => (v === undefined ? (t.skipped ? `skipped: ${t.skipped}` : '–') : isFailed(v) || isSkipped(v) ? why(v) : show(v));
   out.push({
@@ -163,6 +173,32 @@ export function sections(r: BenchResults): Section[] {
     ],
   });
   return out;
+}
+
+/** Agentix's Docker figures beside the `docker run` floor, with ratios; undefined when there is no floor in the run. */
+export function dockerFloorNumbers(r: BenchResults): { command: string; firstP50?: number; floorP50?: number; firstN?: number; floorN?: number; waveMs?: number; floorWaveMs?: number; waveN?: number } | undefined {
+  const d = r.sandbox.docker;
+  if (!d || isFailed(d) || isSkipped(d) || !d.floor) return undefined;
+  const fl = d.floor;
+  const first = d.firstCall && !isFailed(d.firstCall) ? d.firstCall : undefined;
+  const seq = !isFailed(fl.sequential) ? fl.sequential : undefined;
+  const wave = d.parallel && !isFailed(d.parallel) ? d.parallel : undefined;
+  const floorWave = fl.parallel && !isFailed(fl.parallel) ? fl.parallel : undefined;
+  return { command: fl.command, firstP50: first?.p50Ms, firstN: first?.n, floorP50: seq?.p50Ms, floorN: seq?.n, waveMs: wave?.wallMs, waveN: wave?.n, floorWaveMs: floorWave?.wallMs };
+}
+
+function dockerFloorRows(r: BenchResults): { command: string; rows: string[][] } | undefined {
+  const n = dockerFloorNumbers(r);
+  const d = r.sandbox.docker;
+  if (!n || !d || isFailed(d) || isSkipped(d) || !d.floor) return undefined;
+  const orWhy = (v: number | undefined, what: unknown) => (v !== undefined ? `${fmt(v)} ms` : why(what));
+  return {
+    command: n.command,
+    rows: [
+      [`create → first call p50 of ${n.firstN ?? r.plan.sandboxes} / docker run p50 of ${n.floorN ?? r.plan.sandboxes}, one after another`, orWhy(n.firstP50, d.firstCall), orWhy(n.floorP50, d.floor.sequential), ratio(n.firstP50, n.floorP50)],
+      [`${n.waveN ?? r.plan.sandboxParallel} at once, until all answered / all exited`, orWhy(n.waveMs, d.parallel), orWhy(n.floorWaveMs, d.floor.parallel), ratio(n.waveMs, n.floorWaveMs)],
+    ],
+  };
 }
 
 /** `1,210 ms (main thread CPU 980 ms), peak RSS 180 MiB`. */

@@ -28,7 +28,16 @@ export interface SandboxBackendFigures {
   /** `sandboxParallel` sandboxes created at once: wall time until all answered a first call. */
   parallel?: { n: number; wallMs: number; perSandbox: Distribution } | Failed;
   delete?: Distribution | Failed;
+  /** Docker only: the engine's own floor on the same task image, measured beside these figures. */
+  floor?: DockerFloorFigures;
   notes?: string[];
+}
+
+/** `docker run --rm <task image> sh -c :`: one after another (one before each sandbox), and a wave of as many as the sandbox wave. */
+export interface DockerFloorFigures {
+  command: string;
+  sequential: Distribution | Failed;
+  parallel?: { n: number; wallMs: number } | Failed;
 }
 
 export interface SandboxFigures {

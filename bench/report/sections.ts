@@ -3,7 +3,8 @@
  * the stdout table and RESULTS.md both render. Ratios are to the floor (raw
  * ws + msgpackr echo) measured in the same run.
  */
-import { round } from '../lib/stats.js';
+import { fmt, pct, ratio, why } from './format.js';
+import { designTargets } from './targets.js';
 import { SYSTEMS, type Scenario } from '../lib/systems.js';
 import { isFailed, isSkipped, type BenchResults, type Distribution, type GenTimes, type SystemFigures, type ToolingFigures } from './types.js';
 
@@ -16,12 +17,6 @@ export interface Section {
   textColumns?: number[];
 }
 
-const fmt = (v: number | undefined, unit = ''): string => (v === undefined || !Number.isFinite(v) ? '–' : `${round(v).toLocaleString('en-US')}${unit}`);
-const ratio = (v: number | undefined, floor: number | undefined): string =>
-  v === undefined || floor === undefined || !Number.isFinite(v) || !Number.isFinite(floor) || floor === 0 ? '–' : `${round(v / floor, 2)}×`;
-const pct = (v: number | undefined, floor: number | undefined): string =>
-  v === undefined || floor === undefined || !Number.isFinite(v) || !Number.isFinite(floor) || floor === 0 ? '–' : `${Math.round((v / floor) * 100)}%`;
-const why = (v: unknown): string => (isFailed(v) ? `failed: ${v.error}` : isSkipped(v) ? `skipped: ${v.skipped}` : 'not measured');
 
 export interface UnaryNumbers { p50Us?: number; p99Us?: number; perSec?: number; serverCpuUs?: number; clientCpuUs?: number }
 
@@ -113,21 +108,6 @@ export function sections(r: BenchResults): Section[] {
       rows: r.transport.filter((s) => s.bidi !== undefined || (s.error && takesPart(s, 'bidi'))).map((s) =>
         !s.bidi || isFailed(s.bidi) ? [s.label, systemError(s, s.bidi), '', ''] : [s.label, fmt(s.bidi.p50Us), fmt(s.bidi.p99Us), ratio(s.bidi.p50Us, bidiFloor)]),
     });
-    const ax = r.transport.find((s) => s.name === 'agentix');
-    if (ax) {
-      const a = unaryNumbers(ax);
-      const p50ok = a.p50Us !== undefined && f.p50Us !== undefined ? a.p50Us <= 2 * f.p50Us : undefined;
-      const tputOk = a.perSec !== undefined && f.perSec !== undefined ? a.perSec >= 0.6 * f.perSec : undefined;
-      const mark = (ok: boolean | undefined) => (ok === undefined ? 'not measured' : ok ? 'met' : 'missed');
-      out.push({
-        title: 'Design targets',
-        headers: ['target', 'measured', 'verdict'],
-        rows: [
-          ['Agentix unary p50 within 2× of the floor', ratio(a.p50Us, f.p50Us), mark(p50ok)],
-          [`Agentix calls/s @${r.plan.inflight} ≥ 60% of the floor`, pct(a.perSec, f.perSec), mark(tputOk)],
-        ],
-      });
-    }
   }
 
   const sb = r.sandbox;
@@ -156,6 +136,9 @@ export function sections(r: BenchResults): Section[] {
       rows: floorRows.rows,
     });
   }
+
+  const targets = designTargets(r);
+  if (targets) out.push(targets);
 
   const t = r.tooling;
   const val = (v: unknown, show: (x: any) => string) => (v === undefined ? (t.skipped ? `skipped: ${t.skipped}` : '–') : isFailed(v) || isSkipped(v) ? why(v) : show(v));

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: Agentix against its peers, one run on one machine.
  *
- *   npm run bench                      quick mode (under 3 minutes)
+ *   npm run bench                      quick mode (3-4 minutes)
  *   npm run bench -- --full            longer runs, more repeats
  *   npm run bench -- --smoke           tiny counts: checks that every scenario runs (test/bench)
  *   npm run bench -- --same-core       everything same-core: server and client both on CPU 0 (default: split-core,

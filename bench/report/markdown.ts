@@ -46,6 +46,6 @@ export function renderMarkdown(r: BenchResults, jsonPath: string): string {
   const ax = r.transport.find((s) => s.name === 'agentix');
   if (ax?.via) out.push(`Agentix server started as: ${ax.via}.`, '');
   out.push('## How each system is set up', '', ...TUNING.map((t) => `- ${t}`), '');
-  out.push('## Reproduce', '', '```sh', 'npm ci', 'npm run bench                 # quick, under 3 minutes', 'npm run bench -- --full       # longer runs, 7 repeats', 'npm run bench -- --same-core  # everything same-core (default: split-core, plus unary same-core)', 'npm run bench -- --render=bench/results/<date>.json --readme   # README tables from that run', '```', '');
+  out.push('## Reproduce', '', '```sh', 'npm ci', 'npm run bench                 # quick, 3-4 minutes', 'npm run bench -- --full       # longer runs, 7 repeats', 'npm run bench -- --same-core  # everything same-core (default: split-core, plus unary same-core)', 'npm run bench -- --render=bench/results/<date>.json --readme   # README tables from that run', '```', '');
   return out.join('\n');
 }

@@ -9,10 +9,10 @@ const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 export const TUNING = [
   'raw ws (the floor): `ws` server and client, `perMessageDeflate: false`, frames encoded with the runtime\'s msgpackr settings; the server echoes each frame without decoding it, the client matches replies by call id.',
   'Agentix: the runtime server with its one worker subprocess, started by `agentix serve` (or `runtime/server/main.ts` on a run dir made from the same project); client `RuntimeClient` on one connection; arguments validated by the compiled TypeBox schemas as in production.',
-  'naive child-process hop: `ws` + msgpackr; the server decodes every frame, forwards it to a `child_process.fork` child over IPC (`serialization: \'advanced\'` so bytes survive) and encodes the answer.',
-  'Socket.IO 4.8: `transports: [\'websocket\']` on both ends, `perMessageDeflate: false`, `emitWithAck`, default parser, `maxHttpBufferSize` raised to 64 MiB for the 1 MiB payloads.',
-  'grpc-js 1.14: `@grpc/proto-loader` with `keepCase: true`, one channel (one client stub), insecure credentials on 127.0.0.1; server streaming honours `write()` backpressure; message size limits raised to 64 MiB.',
-  'capnweb 0.12: one `newWebSocketRpcSession` over a `ws` socket (Node 20 has no global WebSocket, so `ws`\'s class is installed as the global before capnweb loads); server per README (`ws` WebSocketServer + `RpcTarget`).',
+  'naive child-process hop: `ws` + msgpackr; the server decodes every frame, forwards it to a `child_process.fork` child over IPC (`serialization: \'advanced\'` so bytes survive) and encodes the answer; streams come from the child too, paused while over 1 MiB waits on the socket.',
+  'Socket.IO 4.8: `transports: [\'websocket\']` on both ends, `perMessageDeflate: false`, `emitWithAck`, default parser, `maxHttpBufferSize` raised to 64 MiB for the 1 MiB payloads; stream = `item` events under a credit window (1,024 items, acknowledged every 256); bidi = a `chat` event emitted back.',
+  'grpc-js 1.14: `@grpc/proto-loader` with `keepCase: true`, one channel (one client stub), insecure credentials on 127.0.0.1; server streaming honours `write()` backpressure; bidi = one bidi-streaming `Chat` call; message size limits raised to 64 MiB.',
+  'capnweb 0.12: one `newWebSocketRpcSession` over a `ws` socket (Node 20 has no global WebSocket, so `ws`\'s class is installed as the global before capnweb loads); server per README (`ws` WebSocketServer + `RpcTarget`); stream = a returned `ReadableStream`; bidi = a `ReadableStream` in, its echo stream out.',
 ];
 
 export function renderMarkdown(r: BenchResults, jsonPath: string): string {

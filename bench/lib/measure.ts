@@ -96,10 +96,11 @@ export async function unaryThroughput(c: BenchClient, plan: Plan, serverCpu?: Se
     const client1 = ownCpuUs();
     const server1 = serverCpu?.();
     runs.push(round(r.perSec));
-    const perCall = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || r.done === 0 ? undefined : round((b - a) / r.done));
-    cpuRuns.push({ serverUs: perCall(server0, server1), clientUs: perCall(client0, client1)! });
+    if (r.done === 0) continue; // nothing to divide by; the rate of 0 says enough
+    const serverUs = server0 === undefined || server1 === undefined ? undefined : round((server1 - server0) / r.done);
+    cpuRuns.push({ serverUs, clientUs: round((client1 - client0) / r.done) });
   }
-  return { perSec: round(median(runs)), runs, cpu: mergeCpu(cpuRuns) };
+  return { perSec: round(median(runs)), runs, ...(cpuRuns.length ? { cpu: mergeCpu(cpuRuns) } : {}) };
 }
 
 /** Median per-call CPU over runs (a run without a server figure leaves it out). */

@@ -52,7 +52,7 @@ async function dockerFigures(plan: Plan, project: TempDir, log: (s: string) => v
   const { buildBundle } = await import('../../bundle/index.js');
   const built = await buildBundle({ projectDir: project.dir, tag: BENCH_TAG, load: true });
   try {
-    log(`  docker: ${plan.sandboxes} sandboxes on ${image} one after another, then ${plan.sandboxParallel} at once`);
+    log(`  docker: ${plan.sandboxes} sandboxes on ${image} one after another (each after one docker run of it), then ${plan.sandboxParallel} docker runs and ${plan.sandboxParallel} sandboxes at once`);
     const floor = dockerRunFloor(image);
     const figures = await measureBackend('docker', { image, bundle: built.tag }, plan.sandboxes, plan.sandboxParallel, floor);
     figures.floor = floor.figures();

@@ -4,14 +4,20 @@
  * `BENCH-RESULT <json>`. A scenario that fails is reported with its error; the
  * others still run.
  *
- *   node --import tsx bench/client-main.ts <system> <url> <token> <plan-json> <scenarios,comma,separated>
+ *   node --import tsx bench/client-main.ts <system> <url> <token> <plan-json> <scenarios,comma,separated> [server-pid]
+ *
+ * With a server pid, the 64-in-flight figure also carries the CPU per call of
+ * that process and everything under it (bench/lib/cpu.ts).
  */
 import type { Plan } from './lib/plan.js';
 import { clientFactory, type Scenario, type SystemName } from './lib/systems.js';
 import { bidiEcho, payload, stream, unarySequential, unaryThroughput, withTimeout } from './lib/measure.js';
 import { briefError } from './lib/errors.js';
+import { treeCpuUs } from './lib/cpu.js';
 
-const [system, url, token, planJson, scenarioList] = process.argv.slice(2);
+const [system, url, token, planJson, scenarioList, serverPidArg] = process.argv.slice(2);
+const serverPid = serverPidArg ? Number(serverPidArg) : undefined;
+const serverCpu = serverPid ? () => treeCpuUs(serverPid) : undefined;
 const plan = JSON.parse(planJson) as Plan;
 const scenarios = scenarioList.split(',') as Scenario[];
 
@@ -28,7 +34,7 @@ try {
         const bounded = <T>(p: Promise<T>) => withTimeout(p, SCENARIO_TIMEOUT_MS, s);
         if (s === 'unary') {
           const latency = await bounded(unarySequential(client, plan));
-          const inflight = await bounded(unaryThroughput(client, plan)).catch((err) => ({ error: briefError(err) }));
+          const inflight = await bounded(unaryThroughput(client, plan, serverCpu)).catch((err) => ({ error: briefError(err) }));
           result.unary = { ...latency, inflight: { calls: plan.inflight, ...inflight } };
         }
         if (s === 'payload') result.payload = await bounded(payload(client, plan));

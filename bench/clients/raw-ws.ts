@@ -2,6 +2,7 @@
  * Client for the floor and for the naive hop: msgpack frames over `ws`, many
  * calls in flight, replies matched by call id. The floor echoes the call frame
  * itself (`[1, id, target, args]`); the naive hop answers `[16, id, value]`.
+ * Streams: `[6, id, n]` out, n × `[18, id, i]` and `[19, id]` back.
  */
 import { WebSocket } from 'ws';
 import { decode, encode } from '../../runtime/wire/codec.js';
@@ -54,8 +55,9 @@ export const connectRawWs: ClientFactory = async (url) => {
   return client;
 };
 
-/** The naive hop only does unary calls (its child answers `run`-style). */
-export const connectNaiveHop: ClientFactory = async (url, opts) => {
-  const c = await connectRawWs(url, opts);
-  return { run: c.run, echoBytes: c.echoBytes, close: c.close };
-};
+/**
+ * The naive hop speaks the floor's protocol: its child answers calls
+ * `[16, id, value]` (bidi round trips included, the same echo as the floor's)
+ * and streams the floor's item frames.
+ */
+export const connectNaiveHop: ClientFactory = connectRawWs;

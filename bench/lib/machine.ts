@@ -10,6 +10,8 @@ export interface MachineInfo {
   kernel: string;
   platform: string;
   placement: Placement;
+  /** The second placement of the run (unary only), when there is one: see `otherPlacement` in placement.ts. */
+  otherPlacement?: Placement;
   /**
    * 1-minute load average before the run (other work on the machine skews the
    * figures) and after the transport scenarios (which include the bench's own
@@ -18,8 +20,9 @@ export interface MachineInfo {
   loadAvg: { start: number; afterTransport?: number };
 }
 
-export function machineInfo(placement: Placement): MachineInfo {
+export function machineInfo(placement: Placement, other?: Placement): MachineInfo {
   return {
+    ...(other ? { otherPlacement: other } : {}),
     cpuModel: cpus()[0]?.model ?? 'unknown',
     cores: availableParallelism(),
     memGiB: Math.round(totalmem() / 2 ** 30),

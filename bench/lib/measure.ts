@@ -5,10 +5,17 @@
  */
 import type { BenchClient, ChatEcho } from '../clients/types.js';
 import type { Plan } from './plan.js';
+import { ownCpuUs } from './cpu.js';
 import { median, percentile, round } from './stats.js';
 
 export interface LatencyFigure { p50Us: number; p99Us: number; calls: number; runs: { p50Us: number; p99Us: number; calls: number }[] }
 export interface RateFigure { perSec: number; runs: number[] }
+/** CPU µs per call: the system's whole server side (server and every process under it) and the client process. */
+export interface CpuPerCall { serverUs?: number; clientUs: number }
+export interface ThroughputFigure extends RateFigure { cpu?: CpuPerCall & { runs: CpuPerCall[] } }
+
+/** Reads the CPU µs used so far by the system's server processes (undefined: not measurable here). */
+export type ServerCpuProbe = () => number | undefined;
 export interface PayloadFigure { bytes: number; mbPerSec: number; p50Us: number; runs: number[] }
 
 const now = () => process.hrtime.bigint();
@@ -58,9 +65,13 @@ export async function unarySequential(c: BenchClient, plan: Plan): Promise<Laten
   return latencyFigure(runs);
 }
 
-/** Calls/s with `plan.inflight` calls outstanding at all times. */
-export async function unaryThroughput(c: BenchClient, plan: Plan): Promise<RateFigure> {
-  const once = async (maxCalls: number, maxMs: number): Promise<number> => {
+/**
+ * Calls/s with `plan.inflight` calls outstanding at all times, and the CPU
+ * each call cost the server side and the client: CPU read just before and just
+ * after each measured run (not the warm-up), divided by the calls completed.
+ */
+export async function unaryThroughput(c: BenchClient, plan: Plan, serverCpu?: ServerCpuProbe): Promise<ThroughputFigure> {
+  const once = async (maxCalls: number, maxMs: number): Promise<{ perSec: number; done: number }> => {
     let issued = 0;
     let done = 0;
     const t0 = now();
@@ -72,12 +83,32 @@ export async function unaryThroughput(c: BenchClient, plan: Plan): Promise<RateF
       }
     };
     await Promise.all(Array.from({ length: plan.inflight }, lane));
-    return done / (elapsedMs(t0) / 1000);
+    return { perSec: done / (elapsedMs(t0) / 1000), done };
   };
   await once(plan.warmupCalls * 4, plan.warmupMs);
   const runs: number[] = [];
-  for (let i = 0; i < plan.repeats; i++) runs.push(round(await once(plan.tputCalls, plan.tputMaxMs)));
-  return { perSec: round(median(runs)), runs };
+  const cpuRuns: CpuPerCall[] = [];
+  for (let i = 0; i < plan.repeats; i++) {
+    // The /proc scan runs outside the client's own CPU window, so it is not charged to the client.
+    const server0 = serverCpu?.();
+    const client0 = ownCpuUs();
+    const r = await once(plan.tputCalls, plan.tputMaxMs);
+    const client1 = ownCpuUs();
+    const server1 = serverCpu?.();
+    runs.push(round(r.perSec));
+    if (r.done === 0) continue; // nothing to divide by; the rate of 0 says enough
+    const serverUs = server0 === undefined || server1 === undefined ? undefined : round((server1 - server0) / r.done);
+    cpuRuns.push({ serverUs, clientUs: round((client1 - client0) / r.done) });
+  }
+  return { perSec: round(median(runs)), runs, ...(cpuRuns.length ? { cpu: mergeCpu(cpuRuns) } : {}) };
+}
+
+/** Median per-call CPU over runs (a run without a server figure leaves it out). */
+export function mergeCpu(runs: CpuPerCall[]): CpuPerCall & { runs: CpuPerCall[] } {
+  const servers = runs.flatMap((r) => (r.serverUs === undefined ? [] : [r.serverUs]));
+  const out: CpuPerCall & { runs: CpuPerCall[] } = { clientUs: round(median(runs.map((r) => r.clientUs))), runs };
+  if (servers.length) out.serverUs = round(median(servers));
+  return out;
 }
 
 /** Sequential unary calls with a byte-array argument that comes back; MB/s counts the argument once (10^6 bytes). */

@@ -4,7 +4,7 @@
  * scenario that failed in some rounds keeps the good rounds and says how many
  * failed; one that failed in all reports the first error.
  */
-import type { LatencyFigure, PayloadFigure, RateFigure } from './measure.js';
+import { mergeCpu, type LatencyFigure, type PayloadFigure, type RateFigure, type ThroughputFigure } from './measure.js';
 import { median, round } from './stats.js';
 
 type Round = Record<string, unknown>;
@@ -35,9 +35,12 @@ function mergeScenario(key: string, values: unknown[]): unknown {
   switch (key) {
     case 'unary': {
       const lat = mergeLatency(values as LatencyFigure[]);
-      const inflights = (values as { inflight: RateFigure | { error: string } }[]).map((v) => v.inflight);
-      const goodRates = inflights.filter((v): v is RateFigure => !failed(v));
-      const inflight = goodRates.length ? { calls: (inflights[0] as { calls?: number }).calls, ...mergeRate(goodRates) } : inflights[0];
+      const inflights = (values as { inflight: ThroughputFigure | { error: string } }[]).map((v) => v.inflight);
+      const goodRates = inflights.filter((v): v is ThroughputFigure => !failed(v));
+      const cpuRuns = goodRates.flatMap((v) => v.cpu?.runs ?? []);
+      const inflight = goodRates.length
+        ? { calls: (inflights[0] as { calls?: number }).calls, ...mergeRate(goodRates), ...(cpuRuns.length ? { cpu: mergeCpu(cpuRuns) } : {}) }
+        : inflights[0];
       return { ...lat, inflight };
     }
     case 'bidi': return mergeLatency(values as LatencyFigure[]);

@@ -22,6 +22,18 @@ export function choosePlacement(sameCore: boolean): Placement {
   return { name: 'split-core', serverCpu: 0, clientCpu: 1 };
 }
 
+/**
+ * The placement measured besides the main one in the same run: the issue's
+ * calls/s target holds "in both split-core and same-core placement". A
+ * split-core run also measures unary same-core; the server stays on the same
+ * CPU, so only the client moves and the servers need no restart. `--same-core`
+ * and unpinned runs measure one placement only.
+ */
+export function otherPlacement(main: Placement): Placement | undefined {
+  if (main.name !== 'split-core' || main.serverCpu === undefined) return undefined;
+  return { name: 'same-core', serverCpu: main.serverCpu, clientCpu: main.serverCpu };
+}
+
 /** The argv prefix that pins a command to a CPU (empty when unpinned). */
 export function pinPrefix(cpu: number | undefined): string[] {
   return cpu === undefined ? [] : ['taskset', '-c', String(cpu)];

@@ -21,10 +21,10 @@ export type Scenario = 'unary' | 'payload' | 'stream' | 'bidi';
 export const SYSTEMS: SystemInfo[] = [
   { name: 'raw-ws', label: 'raw ws + msgpackr echo (floor)', serverScript: 'raw-ws.ts', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
   { name: 'agentix', label: 'Agentix (server + worker subprocess)', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
-  { name: 'naive-hop', label: 'ws + msgpack + naive child-process IPC hop', serverScript: 'naive-hop.ts', scenarios: ['unary', 'payload'] },
-  { name: 'socketio', label: 'Socket.IO emit-with-ack (websocket only)', serverScript: 'socketio.ts', scenarios: ['unary', 'payload'] },
-  { name: 'grpc', label: 'grpc-js (proto-loader, insecure loopback)', serverScript: 'grpc.ts', scenarios: ['unary', 'payload', 'stream'] },
-  { name: 'capnweb', label: 'capnweb over WebSocket (ws)', serverScript: 'capnweb.ts', scenarios: ['unary', 'payload'] },
+  { name: 'naive-hop', label: 'ws + msgpack + naive child-process IPC hop', serverScript: 'naive-hop.ts', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
+  { name: 'socketio', label: 'Socket.IO emit-with-ack (websocket only)', serverScript: 'socketio.ts', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
+  { name: 'grpc', label: 'grpc-js (proto-loader, insecure loopback)', serverScript: 'grpc.ts', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
+  { name: 'capnweb', label: 'capnweb over WebSocket (ws)', serverScript: 'capnweb.ts', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
 ];
 
 export async function clientFactory(name: SystemName): Promise<ClientFactory> {

@@ -1,9 +1,9 @@
 /**
- * bench/results/chart.svg: horizontal bar charts of the unary and stream
- * figures, hand-written SVG (no dependencies) that any browser shows.
+ * bench/results/chart.svg: horizontal bar charts of the unary (both
+ * placements when the run has two), CPU per call and stream figures, hand-written SVG (no dependencies) that any browser shows.
  */
 import { round } from '../lib/stats.js';
-import { streamPerSec, unaryNumbers } from './sections.js';
+import { otherPlacementNumbers, streamPerSec, unaryNumbers } from './sections.js';
 import type { BenchResults } from './types.js';
 
 interface Panel { title: string; unit: string; bars: { label: string; value: number; highlight: boolean }[] }
@@ -16,7 +16,11 @@ export function renderChart(r: BenchResults): string {
     value === undefined || !Number.isFinite(value) ? [] : [{ label, value, highlight: name === 'agentix' }];
   const panels: Panel[] = [
     { title: 'Unary p50 round trip (µs, lower is better)', unit: 'µs', bars: r.transport.flatMap((s) => bar(s.label, s.name, unaryNumbers(s).p50Us)) },
-    { title: `Unary calls/s, ${r.plan.inflight} in flight (higher is better)`, unit: '/s', bars: r.transport.flatMap((s) => bar(s.label, s.name, unaryNumbers(s).perSec)) },
+    { title: `Unary calls/s, ${r.plan.inflight} in flight${r.machine.otherPlacement ? `, ${r.machine.placement.name}` : ''} (higher is better)`, unit: '/s', bars: r.transport.flatMap((s) => bar(s.label, s.name, unaryNumbers(s).perSec)) },
+    ...(r.machine.otherPlacement
+      ? [{ title: `Unary calls/s, ${r.plan.inflight} in flight, ${r.machine.otherPlacement.name} (higher is better)`, unit: '/s', bars: r.transport.flatMap((s) => bar(s.label, s.name, otherPlacementNumbers(s).perSec)) }]
+      : []),
+    { title: `Server-side CPU per call, ${r.plan.inflight} in flight (µs, lower is better)`, unit: 'µs', bars: r.transport.flatMap((s) => bar(s.label, s.name, unaryNumbers(s).serverCpuUs)) },
     { title: 'Stream items/s, count(n) (higher is better)', unit: '/s', bars: r.transport.flatMap((s) => bar(s.label, s.name, streamPerSec(s))) },
   ].filter((p) => p.bars.length > 0);
 

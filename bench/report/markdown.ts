@@ -1,6 +1,6 @@
 /** bench/RESULTS.md: the run's tables with ratios to the floor, machine, placement and peer tuning. */
-import { sections, streamPerSec, unaryNumbers } from './sections.js';
-import { round } from '../lib/stats.js';
+import { sections } from './sections.js';
+import { readmeTable } from './readme.js';
 import { describeLoad, describePlacement } from './table.js';
 import type { BenchResults } from './types.js';
 
@@ -9,10 +9,10 @@ const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 export const TUNING = [
   'raw ws (the floor): `ws` server and client, `perMessageDeflate: false`, frames encoded with the runtime\'s msgpackr settings; the server echoes each frame without decoding it, the client matches replies by call id.',
   'Agentix: the runtime server with its one worker subprocess, started by `agentix serve` (or `runtime/server/main.ts` on a run dir made from the same project); client `RuntimeClient` on one connection; arguments validated by the compiled TypeBox schemas as in production.',
-  'naive child-process hop: `ws` + msgpackr; the server decodes every frame, forwards it to a `child_process.fork` child over IPC (`serialization: \'advanced\'` so bytes survive) and encodes the answer.',
-  'Socket.IO 4.8: `transports: [\'websocket\']` on both ends, `perMessageDeflate: false`, `emitWithAck`, default parser, `maxHttpBufferSize` raised to 64 MiB for the 1 MiB payloads.',
-  'grpc-js 1.14: `@grpc/proto-loader` with `keepCase: true`, one channel (one client stub), insecure credentials on 127.0.0.1; server streaming honours `write()` backpressure; message size limits raised to 64 MiB.',
-  'capnweb 0.12: one `newWebSocketRpcSession` over a `ws` socket (Node 20 has no global WebSocket, so `ws`\'s class is installed as the global before capnweb loads); server per README (`ws` WebSocketServer + `RpcTarget`).',
+  'naive child-process hop: `ws` + msgpackr; the server decodes every frame, forwards it to a `child_process.fork` child over IPC (`serialization: \'advanced\'` so bytes survive) and encodes the answer; streams come from the child too, paused while over 1 MiB waits on the socket.',
+  'Socket.IO 4.8: `transports: [\'websocket\']` on both ends, `perMessageDeflate: false`, `emitWithAck`, default parser, `maxHttpBufferSize` raised to 64 MiB for the 1 MiB payloads; stream = `item` events under a credit window (1,024 items, acknowledged every 256); bidi = a `chat` event emitted back.',
+  'grpc-js 1.14: `@grpc/proto-loader` with `keepCase: true`, one channel (one client stub), insecure credentials on 127.0.0.1; server streaming honours `write()` backpressure; bidi = one bidi-streaming `Chat` call; message size limits raised to 64 MiB.',
+  'capnweb 0.12: one `newWebSocketRpcSession` over a `ws` socket (Node 20 has no global WebSocket, so `ws`\'s class is installed as the global before capnweb loads); server per README (`ws` WebSocketServer + `RpcTarget`); stream = a returned `ReadableStream`; bidi = a `ReadableStream` in, its echo stream out.',
 ];
 
 export function renderMarkdown(r: BenchResults, jsonPath: string): string {
@@ -31,6 +31,8 @@ export function renderMarkdown(r: BenchResults, jsonPath: string): string {
     '',
     '## Summary',
     '',
+    'The first of the README\'s tables (`npm run bench -- --render=<results json> --readme` puts this run\'s into README.md).',
+    '',
     readmeTable(r),
     '',
   ];
@@ -44,26 +46,6 @@ export function renderMarkdown(r: BenchResults, jsonPath: string): string {
   const ax = r.transport.find((s) => s.name === 'agentix');
   if (ax?.via) out.push(`Agentix server started as: ${ax.via}.`, '');
   out.push('## How each system is set up', '', ...TUNING.map((t) => `- ${t}`), '');
-  out.push('## Reproduce', '', '```sh', 'npm ci', 'npm run bench                 # quick, under 3 minutes', 'npm run bench -- --full       # longer runs, 7 repeats', 'npm run bench -- --same-core  # server and client both on CPU 0', '```', '');
+  out.push('## Reproduce', '', '```sh', 'npm ci', 'npm run bench                 # quick, 3-4 minutes', 'npm run bench -- --full       # longer runs, 7 repeats', 'npm run bench -- --same-core  # everything same-core (default: split-core, plus unary same-core)', 'npm run bench -- --render=bench/results/<date>.json --readme   # README tables from that run', '```', '');
   return out.join('\n');
-}
-
-/** The compact table for the project README: unary and stream figures with ratios to the floor. */
-export function readmeTable(r: BenchResults): string {
-  const floor = r.transport.find((s) => s.name === 'raw-ws');
-  const f = floor ? unaryNumbers(floor) : {};
-  const fs = floor ? streamPerSec(floor) : undefined;
-  const n = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '–' : round(v).toLocaleString('en-US'));
-  const rel = (v: number | undefined, base: number | undefined, asPct: boolean) =>
-    v === undefined || base === undefined || !base ? '' : asPct ? ` (${Math.round((v / base) * 100)}%)` : ` (${round(v / base, 2)}×)`;
-  const rows = r.transport.map((s) => {
-    const u = unaryNumbers(s);
-    const st = streamPerSec(s);
-    return `| ${s.label} | ${n(u.p50Us)}${s.name === 'raw-ws' ? '' : rel(u.p50Us, f.p50Us, false)} | ${n(u.perSec)}${s.name === 'raw-ws' ? '' : rel(u.perSec, f.perSec, true)} | ${st === undefined ? '–' : `${n(st)}${s.name === 'raw-ws' ? '' : rel(st, fs, true)}`} |`;
-  });
-  return [
-    `| system | unary p50 µs | calls/s, ${r.plan.inflight} in flight | stream items/s |`,
-    '| --- | ---: | ---: | ---: |',
-    ...rows,
-  ].join('\n');
 }

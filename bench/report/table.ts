@@ -18,7 +18,9 @@ export function renderTable(r: BenchResults): string {
 export function describePlacement(r: BenchResults): string {
   const p = r.machine.placement;
   if (p.name === 'unpinned') return `unpinned${p.note ? ` (${p.note})` : ''}`;
-  return `${p.name} (server CPU ${p.serverCpu}, client CPU ${p.clientCpu})${p.note ? ` — ${p.note}` : ''}`;
+  const o = r.machine.otherPlacement;
+  const also = o ? `; unary measured ${o.name} too (client CPU ${o.clientCpu}, same servers)` : '';
+  return `${p.name} (server CPU ${p.serverCpu}, client CPU ${p.clientCpu})${also}${p.note ? ` — ${p.note}` : ''}`;
 }
 
 /** Other work on the machine skews every figure; say how busy it was. */

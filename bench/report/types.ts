@@ -1,6 +1,6 @@
 /** The shape of bench/results/<date>.json (also what the renderers read). */
 import type { MachineInfo } from '../lib/machine.js';
-import type { LatencyFigure, PayloadFigure, RateFigure } from '../lib/measure.js';
+import type { LatencyFigure, PayloadFigure, RateFigure, ThroughputFigure } from '../lib/measure.js';
 import type { Plan } from '../lib/plan.js';
 import type { SystemName } from '../lib/systems.js';
 
@@ -12,10 +12,12 @@ export interface SystemFigures {
   label: string;
   via?: string;
   error?: string;
-  unary?: (LatencyFigure & { inflight: { calls: number } & (RateFigure | Failed) }) | Failed;
+  unary?: (LatencyFigure & { inflight: { calls: number } & (ThroughputFigure | Failed) }) | Failed;
   payload?: PayloadFigure[] | Failed;
   stream?: (RateFigure & { items: number }) | Failed;
   bidi?: LatencyFigure | Failed;
+  /** Unary again in the run's second placement (machine.otherPlacement), when it has one. */
+  otherPlacement?: { placement: string; error?: string; unary?: SystemFigures['unary'] };
 }
 
 export interface Distribution { p50Ms: number; p90Ms: number; maxMs: number; n: number }
@@ -26,7 +28,16 @@ export interface SandboxBackendFigures {
   /** `sandboxParallel` sandboxes created at once: wall time until all answered a first call. */
   parallel?: { n: number; wallMs: number; perSandbox: Distribution } | Failed;
   delete?: Distribution | Failed;
+  /** Docker only: the engine's own floor on the same task image, measured beside these figures. */
+  floor?: DockerFloorFigures;
   notes?: string[];
+}
+
+/** `docker run --rm <task image> sh -c :`: one after another (one before each sandbox), and a wave of as many as the sandbox wave. */
+export interface DockerFloorFigures {
+  command: string;
+  sequential: Distribution | Failed;
+  parallel?: { n: number; wallMs: number } | Failed;
 }
 
 export interface SandboxFigures {

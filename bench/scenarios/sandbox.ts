@@ -3,6 +3,12 @@
  * call, one after another and in a parallel wave, and how long `delete()`
  * takes. Docker only when an engine answers (`docker info`); the local
  * deployment always. Every sandbox created here is deleted, also on failure.
+ *
+ * Docker also gets its floor, measured in the same run on the same task
+ * image: `docker run --rm <image> sh -c :` (the engine's own start, run and
+ * removal of a container), one sample before each Agentix sandbox of the
+ * sequential series, and a wave of as many `docker run`s at once right before
+ * Agentix's wave, so both see the same load.
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -11,7 +17,7 @@ import { withTimeout } from '../lib/measure.js';
 import type { Plan } from '../lib/plan.js';
 import { copyBenchProject, type TempDir } from '../lib/project-copy.js';
 import { percentile, round } from '../lib/stats.js';
-import type { Distribution, SandboxBackendFigures, SandboxFigures } from '../report/types.js';
+import type { Distribution, DockerFloorFigures, SandboxBackendFigures, SandboxFigures } from '../report/types.js';
 import { briefError } from '../lib/errors.js';
 
 const pexec = promisify(execFile);
@@ -46,8 +52,10 @@ async function dockerFigures(plan: Plan, project: TempDir, log: (s: string) => v
   const { buildBundle } = await import('../../bundle/index.js');
   const built = await buildBundle({ projectDir: project.dir, tag: BENCH_TAG, load: true });
   try {
-    log(`  docker: ${plan.sandboxes} sandboxes on ${image} one after another, then ${plan.sandboxParallel} at once`);
-    const figures = await measureBackend('docker', { image, bundle: built.tag }, plan.sandboxes, plan.sandboxParallel);
+    log(`  docker: ${plan.sandboxes} sandboxes on ${image} one after another (each after one docker run of it), then ${plan.sandboxParallel} docker runs and ${plan.sandboxParallel} sandboxes at once`);
+    const floor = dockerRunFloor(image);
+    const figures = await measureBackend('docker', { image, bundle: built.tag }, plan.sandboxes, plan.sandboxParallel, floor);
+    figures.floor = floor.figures();
     figures.notes = [`task image ${image}`, `bundle ${built.tag} (${built.layers.map((l) => `${l.name} ${sizeText(l.size)}`).join(', ')})`];
     return figures;
   } finally {
@@ -58,7 +66,46 @@ async function dockerFigures(plan: Plan, project: TempDir, log: (s: string) => v
 
 interface Timed { firstCallMs: number; id: string }
 
-async function measureBackend(name: 'docker' | 'local', config: SandboxConfig, sequential: number, parallel: number): Promise<SandboxBackendFigures> {
+/** A floor sample taken beside each Agentix sample: one `docker run`, or a wave of them. */
+interface Floor {
+  one(): Promise<void>;
+  wave(n: number): Promise<void>;
+  figures(): DockerFloorFigures;
+}
+
+/** Label on the floor's containers, so a stray one (interrupted run) is recognisable as the bench's. */
+const FLOOR_LABEL = 'agentix.bench=docker-run-floor';
+
+function dockerRunFloor(image: string): Floor {
+  const argv = ['run', '--rm', '--label', FLOOR_LABEL, image, 'sh', '-c', ':'];
+  const samples: number[] = [];
+  const errors: string[] = [];
+  let parallel: DockerFloorFigures['parallel'];
+  const run = async () => {
+    const t0 = performance.now();
+    await pexec('docker', argv, { timeout: 60_000 });
+    return performance.now() - t0;
+  };
+  return {
+    one: async () => {
+      try { samples.push(await run()); } catch (err) { errors.push(briefError(err)); }
+    },
+    wave: async (n) => {
+      const t0 = performance.now();
+      const settled = await Promise.allSettled(Array.from({ length: n }, run));
+      const wallMs = performance.now() - t0;
+      const failed = settled.flatMap((x) => (x.status === 'rejected' ? [briefError(x.reason)] : []));
+      parallel = failed.length ? { error: `${failed.length}/${n} failed: ${failed[0]}` } : { n, wallMs: round(wallMs) };
+    },
+    figures: () => ({
+      command: `docker run --rm ${image} sh -c :`,
+      sequential: samples.length ? distribution(samples) : { error: errors[0] ?? 'not run' },
+      ...(parallel ? { parallel } : {}),
+    }),
+  };
+}
+
+async function measureBackend(name: 'docker' | 'local', config: SandboxConfig, sequential: number, parallel: number, floor?: Floor): Promise<SandboxBackendFigures> {
   const { loadDeployment } = await import('../../deploy/load.js');
   const Cls = await loadDeployment(name);
   const dep = new Cls();
@@ -75,6 +122,7 @@ async function measureBackend(name: 'docker' | 'local', config: SandboxConfig, s
   try {
     const firsts: number[] = [];
     for (let i = 0; i < sequential; i++) {
+      await floor?.one();
       const t = await createAndCall(dep, config, createTimeout);
       firsts.push(t.firstCallMs);
       await timedDelete(t.id);
@@ -85,6 +133,7 @@ async function measureBackend(name: 'docker' | 'local', config: SandboxConfig, s
   }
 
   if (parallel > 0) {
+    await floor?.wave(parallel);
     const t0 = performance.now();
     const settled = await Promise.allSettled(Array.from({ length: parallel }, () => createAndCall(dep, config, createTimeout)));
     const wallMs = performance.now() - t0;

@@ -1,4 +1,4 @@
-/** grpc-js peer: unary Run/EchoBytes and server-streaming Count on an insecure loopback port. */
+/** grpc-js peer: unary Run/EchoBytes, server-streaming Count and bidi-streaming Chat (an echo) on an insecure loopback port. */
 import * as grpc from '@grpc/grpc-js';
 import { GRPC_OPTIONS, loadBenchService } from '../lib/grpc-proto.js';
 
@@ -16,6 +16,10 @@ server.addService(Bench.service, {
       if (!call.write({ value: i })) await new Promise((resolve) => call.once('drain', resolve));
     }
     call.end();
+  },
+  Chat: (call: grpc.ServerDuplexStream<{ value: string }, { value: string }>) => {
+    call.on('data', (m: { value: string }) => call.write({ value: m.value }));
+    call.on('end', () => call.end());
   },
 });
 

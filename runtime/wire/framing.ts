@@ -30,27 +30,34 @@ const NO_META: FrameMeta = { seq: 0, at: 0 };
 export class FrameWriter {
   private pending: { conn: number; message: Uint8Array; seq: number; at: number }[] = [];
   private pendingBytes = 0;
-  private scheduled = false;
+  private scheduledNow = false;
+  private scheduledTurn = false;
 
   /**
    * `when`: how a flush is scheduled after the first write of a batch. `turn`
    * (setImmediate) gathers everything the turn of the event loop produces,
    * promise continuations included; `now` (a microtask) sends as soon as the
    * code that wrote returns, which gathers one read's worth of frames and adds
-   * no wait to a lone one.
+   * no wait to a lone one. A write can ask for the other rule: a stream's
+   * items gather for the turn (one pipe write for many), while a result
+   * written among them still leaves at once and takes them along.
    */
   constructor(
     private readonly socket: Socket,
     private readonly when: 'turn' | 'now' = 'turn',
   ) {}
 
-  write(conn: number, message: Uint8Array, meta: FrameMeta = NO_META): void {
+  write(conn: number, message: Uint8Array, meta: FrameMeta = NO_META, when: 'turn' | 'now' = this.when): void {
     this.pending.push({ conn, message, seq: meta.seq, at: meta.at });
     this.pendingBytes += PIPE_HEADER + message.length;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      if (this.when === 'now') queueMicrotask(this.flush);
-      else setImmediate(this.flush);
+    if (when === 'now') {
+      if (!this.scheduledNow) {
+        this.scheduledNow = true;
+        queueMicrotask(this.flush);
+      }
+    } else if (!this.scheduledTurn && !this.scheduledNow) {
+      this.scheduledTurn = true;
+      setImmediate(this.flush);
     }
   }
 
@@ -79,7 +86,8 @@ export class FrameWriter {
   }
 
   flush = (): void => {
-    this.scheduled = false;
+    this.scheduledNow = false;
+    this.scheduledTurn = false;
     if (this.pending.length === 0) return;
     if (this.socket.destroyed) {
       this.pending = [];

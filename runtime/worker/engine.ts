@@ -29,8 +29,12 @@ import { describeIssues, type Prepared, type TargetTable } from './targets.js';
 import type { ValidateFn } from './validate.js';
 
 export interface EngineTransport {
-  /** Hands one message for connection `conn` to the server. */
-  send(conn: number, message: Uint8Array): void;
+  /**
+   * Hands one message for connection `conn` to the server. `gather`: it may
+   * wait for the end of this turn of the event loop to leave with others (a
+   * stream's items); otherwise it leaves as soon as the current code returns.
+   */
+  send(conn: number, message: Uint8Array, gather?: boolean): void;
   /** True while the link to the server is backed up: stream producers wait for `onceDrained`. */
   readonly congested: boolean;
   onceDrained(fn: () => void): void;
@@ -338,7 +342,8 @@ export class CallEngine {
       const bytes = this.encodeValue(call, P.ITEM, r.value);
       if (!bytes) return this.stopGenerator(call);
       call.credit!.take();
-      this.emit(call.conn, bytes);
+      // Items gather for the turn: one pipe write for many (the END or a result leaving meanwhile takes them along).
+      this.emit(call.conn, bytes, true);
     }
   }
 
@@ -490,10 +495,10 @@ export class CallEngine {
     this.emit(call.conn, encode([P.LOG, call.id, 'stderr', `[agentix: ${n} bytes of output were dropped: the client was not reading them fast enough]\n`]));
   }
 
-  private emit(conn: number, bytes: Uint8Array): void {
+  private emit(conn: number, bytes: Uint8Array, gather = false): void {
     const state = this.conns.get(conn);
     if (state?.paused) state.held.push(bytes);
-    else this.transport.send(conn, bytes);
+    else this.transport.send(conn, bytes, gather);
   }
 
   private connError(conn: number, message: string): void {

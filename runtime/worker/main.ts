@@ -52,7 +52,7 @@ const targets = new TargetTable({
 });
 const engine = new CallEngine({
   transport: {
-    send: (conn, message) => out.write(conn, message),
+    send: (conn, message, gather) => out.write(conn, message, undefined, gather ? 'turn' : 'now'),
     // Full: the pipe said so, or a turn of the event loop has gathered enough that producers should let it flush.
     get congested() {
       return out.congested || out.bytesPending >= WORKER_PENDING_BYTES;

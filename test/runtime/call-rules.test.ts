@@ -166,6 +166,18 @@ test('a stream stops pulling while the transport is backed up, and goes on once 
   await h.close();
 });
 
+test("a stream's items may wait to leave together; its END and a unary result leave at once", async () => {
+  const h = duplex({ gen: { shape: 'stream', fn: async function* () { for (let i = 0; i < 5; i++) yield i; } }, one: { fn: () => 1 } });
+  const items: number[] = [];
+  for await (const x of h.client.stream<number>('gen', [])) items.push(x);
+  assert.equal(items, [0, 1, 2, 3, 4]);
+  assert.is(await h.client.call('one', []), 1);
+  const kinds = h.wire.map((m, i) => `${m[0] === P.ITEM ? 'ITEM' : m[0] === P.END ? 'END' : m[0] === P.RESULT ? 'RESULT' : m[0]}:${h.gathered[i] ? 'gather' : 'now'}`);
+  assert.equal(kinds.filter((k) => !k.startsWith('ITEM')), ['END:now', 'RESULT:now']);
+  assert.ok(kinds.filter((k) => k.startsWith('ITEM')).every((k) => k === 'ITEM:gather'), kinds.join(' '));
+  await h.close();
+});
+
 test('a bidi call gets its first INBOX_CREDIT (64) before the function starts', async () => {
   let started = false;
   const h = duplex({ chat: { shape: 'bidi', fn: async function* (inbox: AsyncIterable<string>) { started = true; for await (const x of inbox) yield x; } } });

@@ -1,7 +1,8 @@
 /** The server ↔ worker pipe framing: frames survive any chunking, large frames are joined once, bad lengths are refused. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { FrameReader } from '../../runtime/wire/framing.js';
+import type { Socket } from 'node:net';
+import { FrameReader, FrameWriter } from '../../runtime/wire/framing.js';
 
 /** A pipe frame as docs/protocol.md ("Inside the sandbox") lays it out. */
 const frame = (conn: number, body: Buffer, seq = 0, at = 0) => {
@@ -43,6 +44,43 @@ test('the sequence number and deadline of a frame come out with it', () => {
 test('a length beyond the limit is refused', () => {
   const reader = new FrameReader(10, () => undefined);
   assert.throws(() => reader.push(frame(1, Buffer.alloc(20))), /out of bounds/);
+});
+
+/** A socket that records each write (the pipe's syscalls, as FrameWriter makes them). */
+function recordingSocket(): { socket: Socket; writes: Buffer[] } {
+  const writes: Buffer[] = [];
+  const socket = { destroyed: false, writableNeedDrain: false, writableLength: 0, cork() {}, uncork() {}, write: (b: Buffer) => (writes.push(Buffer.from(b)), true) };
+  return { socket: socket as unknown as Socket, writes };
+}
+const framesIn = (writes: Buffer[]) => {
+  const got: number[] = [];
+  const r = new FrameReader(1 << 20, (_conn, message) => got.push(message[0]!));
+  for (const w of writes) r.push(w);
+  return got;
+};
+
+test('frames written to gather leave in one write when the turn of the event loop ends', async () => {
+  const { socket, writes } = recordingSocket();
+  const w = new FrameWriter(socket, 'now');
+  for (let i = 0; i < 50; i++) w.write(1, Uint8Array.of(i), undefined, 'turn');
+  await Promise.resolve();
+  assert.is(writes.length, 0, 'nothing may leave before the turn ends');
+  await new Promise((r) => setImmediate(r));
+  assert.is(writes.length, 1);
+  assert.equal(framesIn(writes), [...Array(50).keys()]);
+});
+
+test('a frame written to leave now goes before the turn ends and takes the gathered ones along, in order', async () => {
+  const { socket, writes } = recordingSocket();
+  const w = new FrameWriter(socket, 'now');
+  w.write(1, Uint8Array.of(1), undefined, 'turn');
+  w.write(1, Uint8Array.of(2), undefined, 'turn');
+  w.write(1, Uint8Array.of(3));
+  await Promise.resolve();
+  assert.is(writes.length, 1);
+  assert.equal(framesIn(writes), [1, 2, 3]);
+  await new Promise((r) => setImmediate(r));
+  assert.is(writes.length, 1, 'the turn ends with nothing left to write');
 });
 
 test.run();

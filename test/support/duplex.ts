@@ -39,6 +39,8 @@ export interface Duplex {
   engine: CallEngine;
   /** Every message the engine sent, decoded, in order (for assertions on the wire). */
   wire: unknown[][];
+  /** For each message in `wire`: whether the engine let it wait to leave with others (stream items). */
+  gathered: boolean[];
   /** Every message the client sent, decoded, in order. */
   fromClient: unknown[][];
   /** Output written inside calls after they ended. */
@@ -87,6 +89,7 @@ function wire(table: TargetTable, opts: DuplexOptions): Duplex {
   let congested = false;
   const drainWaiters: (() => void)[] = [];
   const wire: unknown[][] = [];
+  const gathered: boolean[] = [];
   const fromClient: unknown[][] = [];
   const stray: string[] = [];
   let open = true;
@@ -119,6 +122,7 @@ function wire(table: TargetTable, opts: DuplexOptions): Duplex {
     client: undefined as unknown as RuntimeClient,
     engine: undefined as unknown as CallEngine,
     wire,
+    gathered,
     fromClient,
     stray,
     pending: 0,
@@ -131,9 +135,10 @@ function wire(table: TargetTable, opts: DuplexOptions): Duplex {
   };
   const engine = new CallEngine({
     transport: {
-      send: (_conn, bytes) => {
+      send: (_conn, bytes, gather) => {
         const copy = Buffer.from(bytes);
         wire.push(decode(copy) as unknown[]);
+        gathered.push(gather === true);
         later(() => open && clientSide.onMessage(copy));
       },
       get congested() {

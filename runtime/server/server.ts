@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { lstatSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { readManifest, type Manifest } from '../manifest.js';
@@ -118,7 +118,10 @@ export class RuntimeServer {
         this.http.once('error', reject);
         if (this.opts.socketPath) {
           removeStaleSocket(this.opts.socketPath);
-          this.http.listen(this.opts.socketPath, () => resolve());
+          // Any local user may connect (the token authenticates, not the file mode): the host
+          // process that calls a sandbox without network is rarely the container's uid.
+          const path = this.opts.socketPath;
+          this.http.listen(path, () => (chmodSync(path, 0o666), resolve()));
         }
         else this.http.listen(this.opts.port ?? L.DEFAULT_PORT, this.opts.host ?? '0.0.0.0', () => resolve());
       });

@@ -4,7 +4,7 @@
  * announces. /health answers over the same socket.
  */
 import { request } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -12,12 +12,14 @@ import * as assert from 'uvu/assert';
 import { RemoteError, RuntimeClient } from '../../index.js';
 import { repoRoot, serve } from '../support/serve.js';
 
-test('every call shape works over a Unix socket, and /health answers there', async () => {
+test('every call shape works over a Unix socket any local user may open, and /health answers there', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'agentix-unix-'));
   const socketPath = join(dir, 'runtime.sock');
   const server = await serve(`${repoRoot}/fixtures/runtime`, { noGen: true, env: { AGENTIX_BIND_SOCKET: socketPath } });
   try {
     assert.is(server.url, `ws+unix://${socketPath}`);
+    // whatever the umask: a host user other than the sandbox's can connect (the token is the check)
+    assert.is((statSync(socketPath).mode & 0o777).toString(8), '666');
     const client = await RuntimeClient.connect(server.url, { token: server.token });
     assert.is(await client.call('run', ['unix']), 'hello unix');
     const items: number[] = [];

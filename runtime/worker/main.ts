@@ -22,7 +22,7 @@ import { PROGRESS_FD, ProgressWriter } from '../wire/progress.js';
 import { CallEngine } from './engine.js';
 import { InboundQueue } from './inbound.js';
 import { routeOutput } from './output.js';
-import { TargetTable } from './targets.js';
+import { modulesBeforeReady, TargetTable } from './targets.js';
 
 const runDir = process.argv[2];
 if (!runDir) {
@@ -146,12 +146,15 @@ pipe.on('data', (chunk: Buffer) => {
   }
 });
 
-await targets.preload();
+const early = modulesBeforeReady(targets.manifest);
+await targets.preload(early);
 out.write(0, encode([W_READY, 0]));
 
-// Warm every target (validators compiled) while the worker is idle, one per turn of the event loop, so
-// the first call of a target rarely waits for it; a call that comes first simply prepares it itself.
-const names = Object.keys(targets.manifest.targets);
+// Warm every target (module imported, validators compiled) while the worker is idle, one per turn of the
+// event loop, the project's own first, then the plugins' (whose modules load here), so the first call of
+// a target rarely waits for it; a call that comes first simply prepares it itself.
+const all = Object.entries(targets.manifest.targets);
+const names = [...all.filter(([, t]) => early.includes(t.module)), ...all.filter(([, t]) => !early.includes(t.module))].map(([name]) => name);
 const warm = (i: number): void => {
   if (i >= names.length) return;
   void targets.prepare(names[i]!).catch(() => undefined).finally(() => setImmediate(warm, i + 1));

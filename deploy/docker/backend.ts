@@ -26,6 +26,7 @@ import type { Deployment, Sandbox, SandboxConfig, SandboxInfo, SandboxState } fr
 import { carrierGone, ensureCarrier } from './carrier.js';
 import { removeContainer } from './gc.js';
 import { lastLogLines } from './logs.js';
+import { followStart, type FollowedStart } from './ready.js';
 
 type NetworkMode = 'bridge' | 'host';
 
@@ -129,7 +130,10 @@ export class DockerDeployment implements Deployment {
     // The engine's own calls count against the startup time too: dockerode has no timeout,
     // so a dockerd that never answers `start` would otherwise hang create() for ever.
     const startup = AbortSignal.timeout(timeoutMs);
+    let followed: FollowedStart | undefined;
     try {
+      // attached before the start, so the runtime's "listening" line (or its exit) wakes the health wait at once
+      followed = await followStart(container, startup);
       await container.start({ abortSignal: startup });
       let port = hostPort;
       if (port === undefined) {
@@ -147,6 +151,7 @@ export class DockerDeployment implements Deployment {
           const info = await container.inspect({ abortSignal: signal });
           return info.State.Running ? undefined : `the runtime exited with code ${info.State.ExitCode} before answering /health`;
         },
+        hints: followed,
       });
       const runtimeUrl = `ws://127.0.0.1:${port}`;
       this.memo.remember({ id: container.id, state: 'running', created: new Date(started), image: config.image, bundle: config.bundle, runtimeUrl });
@@ -165,6 +170,8 @@ export class DockerDeployment implements Deployment {
         (e: Error) => `removing container ${container.id} failed too (${e.message}): remove it with docker rm -f ${container.id}`,
       );
       throw startupFailure({ image: config.image, bundle: config.bundle, why, output, leftover });
+    } finally {
+      followed?.close();
     }
   }
 

@@ -57,6 +57,28 @@ startUp('a plugin module whose import never finishes does not hold back the star
   }
 });
 
+startUp("the first call of the project's own function does not queue behind the plugins' warm-up", async () => {
+  // a plugin whose import keeps the worker's thread busy for 3 s: warmed before the first call, it would
+  // make that call miss its deadline (or get the worker judged hung); warmed after it, nobody waits
+  const run = runDir({
+    app: 'export function fn() { return "app answered"; }\n',
+    heavy: 'const end = Date.now() + 3000; while (Date.now() < end);\nexport function fn() { return "heavy"; }\n',
+  });
+  const server = new RuntimeServer({ runDir: run.dir, token: TOKEN, port: 0, host: '127.0.0.1', workerStartTimeoutMs: 5_000 });
+  try {
+    const { url } = await server.listen();
+    const client = await RuntimeClient.connect(url, { token: TOKEN });
+    try {
+      assert.is(await client.call('fn', [], { timeoutMs: 1_500 }), 'app answered');
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await server.close();
+    run.remove();
+  }
+});
+
 startUp("the project's own module is still imported before the start: one that never finishes fails it", async () => {
   const run = runDir({ app: NEVER_LOADS, plugin: 'export function fn() { return 1; }\n' });
   const server = new RuntimeServer({ runDir: run.dir, token: TOKEN, port: 0, host: '127.0.0.1', workerStartTimeoutMs: 1_500 });

@@ -10,10 +10,13 @@ import { randomBytes } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type Docker from 'dockerode';
+import { buildBundle } from '../../bundle/index.js';
+import { DockerDeployment } from '../../deploy/docker.js';
 import { followStart } from '../../deploy/docker/ready.js';
 import { waitHealthy } from '../../deploy/shared/health.js';
 import { rejects } from '../support/assert.js';
-import { engineOrSkip, taskImage } from '../support/docker.js';
+import { copyHelloFixture, type FixtureCopy } from '../support/bundle-fixture.js';
+import { containersWith, engineOrSkip, removeBundle, taskImage } from '../support/docker.js';
 
 const docker = await engineOrSkip('docker start hints');
 const LABEL = 'agentix-test.start-hints';
@@ -124,3 +127,35 @@ hints('the end of the output makes the health wait ask at once whether the sandb
 });
 
 if (docker) hints.run();
+
+// ---------------------------------------------------------------- through the deployment
+const dying = suite('docker: a runtime that dies before listening');
+const BUNDLE = `agentix-test-start-hints-${RUN}:1`;
+let fixture: FixtureCopy | undefined;
+let imageId: string | undefined;
+
+dying.before(async () => {
+  fixture = copyHelloFixture();
+  imageId = (await buildBundle({ projectDir: fixture.dir, tag: BUNDLE, generate: false })).imageId;
+});
+
+dying.after(async () => {
+  if (imageId) await removeBundle(docker!, imageId);
+  for (const c of await containersWith(docker!, `${LABEL}=${RUN}`)) await docker!.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+  fixture?.remove();
+});
+
+// The fallback liveness check comes every 20 polls of 250 ms (5 s): within a startup time shorter than
+// that, only the end of the runtime's output can tell the deployment it died, not that it was slow.
+dying('is reported with its exit code and its output, and removed, before a 4.5 s startup time runs out', async () => {
+  const image = await taskImage(docker!, 'busybox');
+  const err = (await new DockerDeployment()
+    .create({ image, bundle: BUNDLE, labels: { [LABEL]: RUN }, env: { AGENTIX_MAX_PAYLOAD: 'lots' }, startupTimeoutMs: 4_500 })
+    .catch((e) => e)) as Error;
+  assert.instance(err, Error);
+  assert.match(err.message, /the runtime exited with code 1 before answering \/health/);
+  assert.match(err.message, /AGENTIX_MAX_PAYLOAD must be an integer/);
+  assert.is((await containersWith(docker!, `${LABEL}=${RUN}`)).length, 0, 'the container is removed');
+});
+
+if (docker) dying.run();

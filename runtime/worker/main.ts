@@ -149,15 +149,13 @@ pipe.on('data', (chunk: Buffer) => {
   }
 });
 
-const early = modulesBeforeReady(targets.manifest);
-await targets.preload(early);
-out.write(0, encode([W_READY, 0]));
-
 // Warm every target (module imported, validators compiled) while the worker is idle, one per turn of the
 // event loop, so the first call of a target rarely waits for it; a call that comes first simply prepares
-// it itself. The project's own targets at once; the plugins' (whose modules load here) once the worker
-// has answered its first call, or PLUGIN_WARM_MS after READY: a host's first call must not queue behind
-// half a megabyte of plugin code it may never use.
+// it itself. The project's own targets right after READY; the plugins' (whose modules load here) once the
+// worker has answered its first call, or PLUGIN_WARM_MS after READY: a host's first call must not queue
+// behind half a megabyte of plugin code it may never use. (Declared before the first await: writeMark
+// may call warmPlugins.)
+const early = modulesBeforeReady(targets.manifest);
 const all = Object.entries(targets.manifest.targets);
 const own = all.filter(([, t]) => early.includes(t.module)).map(([name]) => name);
 const theirs = all.filter(([, t]) => !early.includes(t.module)).map(([name]) => name);
@@ -165,15 +163,19 @@ const warm = (names: string[], i: number): void => {
   if (i >= names.length) return;
   void targets.prepare(names[i]!).catch(() => undefined).finally(() => setImmediate(warm, names, i + 1));
 };
-setImmediate(warm, own, 0);
 let pluginsWarming = false;
+let pluginTimer: NodeJS.Timeout | undefined;
 function warmPlugins(): void {
   if (pluginsWarming) return;
   pluginsWarming = true;
   clearTimeout(pluginTimer);
   setImmediate(warm, theirs, 0);
 }
-const pluginTimer = setTimeout(warmPlugins, PLUGIN_WARM_MS);
+
+await targets.preload(early);
+out.write(0, encode([W_READY, 0]));
+setImmediate(warm, own, 0);
+pluginTimer = setTimeout(warmPlugins, PLUGIN_WARM_MS);
 
 // The heartbeat: a timer, so it beats whenever the event loop turns — between slices of work, also while
 // the pipe is paused — and stops only while one piece of synchronous code runs (server/calls.ts: judge).

@@ -28,6 +28,7 @@ import { removeContainer } from './gc.js';
 import { lastLogLines } from './logs.js';
 import { endpoints, planNetwork, removeSocketDir, socketUrl } from './network.js';
 import { commitSnapshot } from './snapshot.js';
+import { followStart, type FollowedStart } from './ready.js';
 
 interface BundleImage {
   id: string;
@@ -134,7 +135,10 @@ export class DockerDeployment implements Deployment {
     // The engine's own calls count against the startup time too: dockerode has no timeout,
     // so a dockerd that never answers `start` would otherwise hang create() for ever.
     const startup = AbortSignal.timeout(timeoutMs);
+    let followed: FollowedStart | undefined;
     try {
+      // attached before the start, so the runtime's "listening" line (or its exit) wakes the health wait at once
+      followed = await followStart(container, startup);
       await container.start({ abortSignal: startup });
       const reach = endpoints(net, config.ports ?? [], net.mode === 'bridge' ? await container.inspect({ abortSignal: startup }) : undefined);
       await waitHealthy({
@@ -147,6 +151,7 @@ export class DockerDeployment implements Deployment {
           const info = await container.inspect({ abortSignal: signal });
           return info.State.Running ? undefined : `the runtime exited with code ${info.State.ExitCode} before answering /health`;
         },
+        hints: followed,
       });
       const { runtimeUrl } = reach;
       this.memo.remember({ id: container.id, state: 'running', created: new Date(started), image: config.image, bundle: config.bundle, runtimeUrl });
@@ -167,6 +172,8 @@ export class DockerDeployment implements Deployment {
       );
       removeSocketDir(net.socketDir);
       throw startupFailure({ image: config.image, bundle: config.bundle, why, output, leftover });
+    } finally {
+      followed?.close();
     }
   }
 

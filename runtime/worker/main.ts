@@ -22,7 +22,7 @@ import { PROGRESS_FD, ProgressWriter } from '../wire/progress.js';
 import { CallEngine } from './engine.js';
 import { InboundQueue } from './inbound.js';
 import { routeOutput } from './output.js';
-import { TargetTable } from './targets.js';
+import { modulesBeforeReady, TargetTable } from './targets.js';
 
 const runDir = process.argv[2];
 if (!runDir) {
@@ -30,6 +30,8 @@ if (!runDir) {
   process.exit(2);
 }
 const maxPayload = Number(process.env.AGENTIX_MAX_PAYLOAD ?? DEFAULT_MAX_PAYLOAD);
+/** When the plugins' targets are warmed at the latest if no call came (see the warm-up below). */
+const PLUGIN_WARM_MS = 1_000;
 
 // Stack traces of user code point at its TypeScript sources (the run dir carries inline source maps).
 process.setSourceMapsEnabled(true);
@@ -115,6 +117,7 @@ let markScheduled = false;
 function writeMark(): void {
   markScheduled = false;
   out.flush();
+  if (!pluginsWarming && engine.size === 0) warmPlugins(); // every call so far has answered
   // With no call left running, every handled call has sent its final: the mark would tell the server
   // nothing it does not know (and the next slice's mark covers these calls if one is still running then).
   if (engine.size > 0) progress.handledUpTo(markPending);
@@ -146,17 +149,33 @@ pipe.on('data', (chunk: Buffer) => {
   }
 });
 
-await targets.preload();
-out.write(0, encode([W_READY, 0]));
-
-// Warm every target (validators compiled) while the worker is idle, one per turn of the event loop, so
-// the first call of a target rarely waits for it; a call that comes first simply prepares it itself.
-const names = Object.keys(targets.manifest.targets);
-const warm = (i: number): void => {
+// Warm every target (module imported, validators compiled) while the worker is idle, one per turn of the
+// event loop, so the first call of a target rarely waits for it; a call that comes first simply prepares
+// it itself. The project's own targets right after READY; the plugins' (whose modules load here) once the
+// worker has answered its first call, or PLUGIN_WARM_MS after READY: a host's first call must not queue
+// behind half a megabyte of plugin code it may never use. (Declared before the first await: writeMark
+// may call warmPlugins.)
+const early = modulesBeforeReady(targets.manifest);
+const all = Object.entries(targets.manifest.targets);
+const own = all.filter(([, t]) => early.includes(t.module)).map(([name]) => name);
+const theirs = all.filter(([, t]) => !early.includes(t.module)).map(([name]) => name);
+const warm = (names: string[], i: number): void => {
   if (i >= names.length) return;
-  void targets.prepare(names[i]!).catch(() => undefined).finally(() => setImmediate(warm, i + 1));
+  void targets.prepare(names[i]!).catch(() => undefined).finally(() => setImmediate(warm, names, i + 1));
 };
-setImmediate(warm, 0);
+let pluginsWarming = false;
+let pluginTimer: NodeJS.Timeout | undefined;
+function warmPlugins(): void {
+  if (pluginsWarming) return;
+  pluginsWarming = true;
+  clearTimeout(pluginTimer);
+  setImmediate(warm, theirs, 0);
+}
+
+await targets.preload(early);
+out.write(0, encode([W_READY, 0]));
+setImmediate(warm, own, 0);
+pluginTimer = setTimeout(warmPlugins, PLUGIN_WARM_MS);
 
 // The heartbeat: a timer, so it beats whenever the event loop turns — between slices of work, also while
 // the pipe is paused — and stops only while one piece of synchronous code runs (server/calls.ts: judge).

@@ -58,9 +58,9 @@ export class TargetTable {
     return this.prepared.get(name);
   }
 
-  /** Imports every module up front, so the first call pays no import cost; failures surface per call. */
-  async preload(): Promise<void> {
-    await Promise.allSettled(Object.keys(this.opts.manifest.modules).map((id) => this.loadModule(id)));
+  /** Imports these modules (default: all) up front, so the first call pays no import cost; failures surface per call. */
+  async preload(ids: string[] = Object.keys(this.opts.manifest.modules)): Promise<void> {
+    await Promise.allSettled(ids.map((id) => this.loadModule(id)));
   }
 
   /** Module import, export lookup and validator compilation, once per target. Rejects with an AgentixError. */
@@ -109,6 +109,22 @@ export class TargetTable {
       checkInbox: wantsInbox ? compile!(info.inbox, defs) : undefined,
     };
   }
+}
+
+/** The module id of the project's entry (docs/manifest.md). */
+export const APP_MODULE = 'app';
+
+/**
+ * The modules a worker imports before it says it is ready: the project's own
+ * entry (`app`), so a project that fails or hangs at import still shows at
+ * start-up. The plugins' modules (bash and files are ~600 KB of JS with their
+ * dependencies: imported first, they were half a sandbox's start) load right
+ * after, in the background, or by their first call. A hand-written manifest without an
+ * `app` module gets all of them up front, as before.
+ */
+export function modulesBeforeReady(manifest: Manifest): string[] {
+  const ids = Object.keys(manifest.modules);
+  return ids.includes(APP_MODULE) ? [APP_MODULE] : ids;
 }
 
 /** `path: message; …` for an error message (the full list travels as `data.errors`). */

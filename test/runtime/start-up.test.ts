@@ -1,0 +1,97 @@
+/**
+ * What a runtime waits for before it answers /health: the project's own
+ * module, not the plugins'. A run dir is written by hand here (manifest and
+ * modules), with a "plugin" whose import never finishes, and served in this
+ * process (its worker is a real subprocess).
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RemoteError, RuntimeClient } from '../../index.js';
+import { RuntimeServer } from '../../runtime/server/server.js';
+
+const TOKEN = 'start-up-test-token';
+
+/** A run dir with the given modules (id → source) and one unary target `fn` per module, named `<id>.fn` outside `app`. */
+function runDir(modules: Record<string, string>): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'agentix-start-up-'));
+  mkdirSync(join(dir, 'modules'));
+  writeFileSync(join(dir, 'package.json'), '{"type":"module"}\n');
+  const targets: Record<string, object> = {};
+  for (const [id, source] of Object.entries(modules)) {
+    writeFileSync(join(dir, 'modules', `${id}.js`), source);
+    targets[id === 'app' ? 'fn' : `${id}.fn`] = { module: id, export: 'fn', shape: 'unary', params: [] };
+  }
+  const manifest = { agentix: 1, modules: Object.fromEntries(Object.keys(modules).map((id) => [id, `src/${id}.ts`])), targets };
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+const NEVER_LOADS = 'await new Promise(() => setInterval(() => {}, 60_000));\nexport function fn() { return "never"; }\n';
+
+const startUp = suite('runtime start-up');
+
+startUp('a plugin module whose import never finishes does not hold back the start: the project answers, the plugin call times out alone', async () => {
+  const run = runDir({
+    app: 'export function fn() { return "app answered"; }\n',
+    stuck: NEVER_LOADS,
+    later: 'export function fn() { return "later answered"; }\n',
+  });
+  const server = new RuntimeServer({ runDir: run.dir, token: TOKEN, port: 0, host: '127.0.0.1', workerStartTimeoutMs: 5_000 });
+  try {
+    const { url } = await server.listen();
+    const client = await RuntimeClient.connect(url, { token: TOKEN });
+    try {
+      assert.is(await client.call('fn', []), 'app answered');
+      assert.is(await client.call('later.fn', []), 'later answered', 'a plugin loaded after the start answers');
+      const stuck = (await client.call('stuck.fn', [], { timeoutMs: 300 }).catch((e) => e)) as RemoteError;
+      assert.is(stuck.code, 'DEADLINE_EXCEEDED');
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await server.close();
+    run.remove();
+  }
+});
+
+startUp("the first call of the project's own function does not queue behind the plugins' warm-up", async () => {
+  // a plugin whose import keeps the worker's thread busy for 3 s: warmed before the first call, it would
+  // make that call miss its deadline (or get the worker judged hung); warmed after it, nobody waits
+  const run = runDir({
+    app: 'export function fn() { return "app answered"; }\n',
+    heavy: 'const end = Date.now() + 3000; while (Date.now() < end);\nexport function fn() { return "heavy"; }\n',
+  });
+  const server = new RuntimeServer({ runDir: run.dir, token: TOKEN, port: 0, host: '127.0.0.1', workerStartTimeoutMs: 5_000 });
+  try {
+    const { url } = await server.listen();
+    const client = await RuntimeClient.connect(url, { token: TOKEN });
+    try {
+      assert.is(await client.call('fn', [], { timeoutMs: 1_500 }), 'app answered');
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await server.close();
+    run.remove();
+  }
+});
+
+startUp("the project's own module is still imported before the start: one that never finishes fails it", async () => {
+  const run = runDir({ app: NEVER_LOADS, plugin: 'export function fn() { return 1; }\n' });
+  const server = new RuntimeServer({ runDir: run.dir, token: TOKEN, port: 0, host: '127.0.0.1', workerStartTimeoutMs: 1_500 });
+  let listening = false;
+  try {
+    // a failed listen stops the worker and the HTTP server itself
+    const err = (await server.listen().then(() => (listening = true)).catch((e) => e)) as Error;
+    assert.instance(err, Error);
+    assert.match(err.message, /not ready within 1500 ms/);
+  } finally {
+    if (listening) await server.close();
+    run.remove();
+  }
+});
+
+startUp.run();

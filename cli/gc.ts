@@ -16,12 +16,14 @@ import { parse } from './args.js';
 const HELP = `usage: agentix gc [--all] [--force] [--dry-run] [--docker | --kubernetes]
 
 Removes the agentix sandboxes whose owner process is gone, as a crashed host
-leaves them: Docker containers with their anonymous volumes, and Kubernetes
-pods with their token Secrets.
+leaves them: Docker containers with their anonymous volumes, Docker snapshot
+images (deployment.snapshot), and Kubernetes pods with their token Secrets.
+A sandbox past its lifetimeMs is removed whoever owns it.
 
   --all         also remove every carrier no sandbox uses (Docker: the stopped
                 container holding a bundle's /nix; the next sandbox creates it again)
-  --force       also remove sandboxes whose owner still runs, or runs on another host
+  --force       also remove sandboxes and snapshots whose owner still runs, or
+                runs on another host
   --dry-run     print what would be removed, remove nothing
   --docker      only the Docker engine (DOCKER_HOST)
   --kubernetes  only the cluster (KUBECONFIG, the pod's service account, or

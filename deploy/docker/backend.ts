@@ -26,6 +26,7 @@ import type { Deployment, Sandbox, SandboxConfig, SandboxInfo, SandboxState } fr
 import { carrierGone, ensureCarrier } from './carrier.js';
 import { removeContainer } from './gc.js';
 import { lastLogLines } from './logs.js';
+import { commitSnapshot } from './snapshot.js';
 
 type NetworkMode = 'bridge' | 'host';
 
@@ -207,6 +208,12 @@ export class DockerDeployment implements Deployment {
       bundle: labels[LABELS.bundle] ?? '',
       runtimeUrl: port && info.State.Running ? `ws://127.0.0.1:${port}` : undefined,
     };
+  }
+
+  /** `docker commit` of the task container, without its token or runtime env (snapshot.ts). */
+  async snapshot(id: string): Promise<string> {
+    checkId(id);
+    return commitSnapshot(this.docker, id);
   }
 
   private async inspectBundle(bundle: string, platform: string | undefined): Promise<BundleImage> {

@@ -1,13 +1,15 @@
 /**
- * `agentix gc` on the Docker engine: sandboxes found by label, then the
- * carriers no remaining sandbox uses, then the untagged bundle images those
- * carriers were the last users of.
+ * `agentix gc` on the Docker engine: sandboxes found by label (those whose
+ * `lifetimeMs` is up whoever owns them), then the snapshot images whose owner
+ * is gone, then the carriers no remaining sandbox uses, then the untagged
+ * bundle images those carriers were the last users of.
  */
 import type Docker from 'dockerode';
 import { bounded, dockerMessage, statusOf } from '../../bundle/docker-engine.js';
 import { isUntaggedBundle, removeUntaggedBundle } from '../../bundle/images.js';
-import { LABELS } from '../shared/labels.js';
+import { expired, LABELS } from '../shared/labels.js';
 import type { Removed } from '../shared/removed.js';
+import { removeSnapshot } from './snapshot.js';
 
 /**
  * Removes agentix sandboxes (all of them, or those `keep` does not protect)
@@ -30,12 +32,21 @@ export async function collectGarbage(
   const usedCarriers = new Set<string>();
   for (const c of sandboxes) {
     const labels = c.Labels ?? {};
-    if (opts.keep?.(labels)) {
+    // past its lifetime a sandbox goes even while its owner lives (the owner's own timer may have died with it)
+    if (!expired(labels) && opts.keep?.(labels)) {
       if (labels[LABELS.carrier]) usedCarriers.add(labels[LABELS.carrier]);
       continue;
     }
     if (!opts.dryRun) await removeContainer(docker, c.Id);
     removed.push({ kind: 'sandbox', id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, ''), bundle: labels[LABELS.bundle] ?? '', where: 'docker' });
+  }
+  const snapshots = await docker.listImages({ filters: { label: [`${LABELS.snapshot}=1`] } } as object);
+  for (const img of snapshots) {
+    const labels = img.Labels ?? {};
+    if (opts.keep?.(labels)) continue;
+    const name = (img.RepoTags ?? []).find((t) => t !== '<none>:<none>') ?? '';
+    // a snapshot a remaining sandbox still runs from stays (the engine refuses, 409) until that sandbox goes
+    if (opts.dryRun ? true : await removeSnapshot(docker, img.Id)) removed.push({ kind: 'snapshot', id: img.Id, name, bundle: labels[LABELS.bundle] ?? '', where: 'docker' });
   }
   if (opts.carriers) {
     const carriers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.carrier}=1`] } });

@@ -18,6 +18,14 @@ export const LABELS = {
   port: 'agentix.port',
   /** random per create() call: finds what the backend made although its answer was lost */
   createId: 'agentix.create-id',
+  /** on a snapshot image (Docker): `1`; gc removes it once its owner is gone */
+  snapshot: 'agentix.snapshot',
+  /** on a snapshot image: the id of the sandbox it was taken from */
+  snapshotOf: 'agentix.snapshot-of',
+  /** when the sandbox's `lifetimeMs` is up (epoch milliseconds): gc removes it then, whoever owns it */
+  expiresAt: 'agentix.expires-at',
+  /** Docker, `network: 'none'`: the host directory holding the runtime's Unix socket */
+  socketDir: 'agentix.socket-dir',
 } as const;
 
 /**
@@ -46,6 +54,12 @@ export function ownerMayLive(labels: Record<string, string>): boolean {
   const pid = Number(labels[LABELS.ownerPid]);
   if (!Number.isInteger(pid) || pid <= 0) return false;
   return processAlive(pid);
+}
+
+/** True once a sandbox's `agentix.expires-at` is past (no such label: never). */
+export function expired(labels: Record<string, string>, now = Date.now()): boolean {
+  const at = Number(labels[LABELS.expiresAt]);
+  return labels[LABELS.expiresAt] !== undefined && labels[LABELS.expiresAt] !== '' && Number.isFinite(at) && at <= now;
 }
 
 /** Refuses user labels in the reserved `agentix.` namespace (what gc and get() rely on). */

@@ -1,6 +1,6 @@
 /** What `agentix gc` removed (or, with --dry-run, would remove), per backend. */
 export interface Removed {
-  kind: 'sandbox' | 'carrier' | 'image' | 'secret';
+  kind: 'sandbox' | 'carrier' | 'image' | 'secret' | 'snapshot';
   id: string;
   name: string;
   bundle: string;

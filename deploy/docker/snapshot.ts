@@ -1,0 +1,109 @@
+/**
+ * Snapshots of Docker sandboxes: `docker commit` of the task container, made
+ * into an image a new sandbox can start from (`create({ ...config, image: ref })`).
+ *
+ * What the commit holds: the task container's own filesystem layer on top of
+ * its image. Not the bundle's /nix (a volume from the carrier, and the engine
+ * never commits volumes or bind mounts: the new sandbox mounts its own
+ * carrier's), nor the socket directory of a `network: 'none'` sandbox.
+ *
+ * What its config holds: the engine merges the container's config into a
+ * commit's (daemon/commit.go `merge`), so whatever this sandbox was started
+ * with (its token, the runtime's bind address, the user's `env`, the bundle's
+ * entrypoint, the agentix labels) would be baked into the image. The commit
+ * therefore sets the config explicitly from the task image the container was
+ * made from, and names each other variable bare (no `=`), which is the
+ * engine's way of unsetting it: a container started from the snapshot does
+ * not get it. Agentix labels are blanked and replaced by the snapshot's own.
+ */
+import { randomBytes } from 'node:crypto';
+import type Docker from 'dockerode';
+import { bounded, dockerMessage, isTimeout, statusOf, ENGINE_CALL_MS } from '../../bundle/docker-engine.js';
+import { AgentixError } from '../../runtime/wire/errors.js';
+import { LABELS, ownerLabels } from '../shared/labels.js';
+
+/** The repository every snapshot is tagged in: `agentix-snapshot:<sandbox>-<random>`. */
+export const SNAPSHOT_REPO = 'agentix-snapshot';
+/** Committing copies the container's layer: a big one takes a while, but never for ever. */
+const COMMIT_MS = 10 * 60_000;
+
+/** Commits sandbox `id` into a snapshot image; returns its reference. The sandbox keeps running. */
+export async function commitSnapshot(docker: Docker, id: string): Promise<string> {
+  const container = docker.getContainer(id);
+  let info: Docker.ContainerInspectInfo;
+  try {
+    info = await container.inspect(bounded());
+  } catch (err) {
+    if (isTimeout(err)) throw new AgentixError('UNAVAILABLE', `cannot snapshot sandbox ${id}: the Docker engine did not answer within ${ENGINE_CALL_MS / 1000} s`);
+    if (statusOf(err) === 404) throw new AgentixError('NOT_FOUND', `cannot snapshot sandbox ${id}: no such sandbox`);
+    throw new AgentixError('UNAVAILABLE', `cannot snapshot sandbox ${id}: ${dockerMessage(err)}`);
+  }
+  const labels = info.Config.Labels ?? {};
+  if (labels[LABELS.sandbox] !== '1') throw new AgentixError('INVALID_ARGUMENT', `cannot snapshot container ${id}: it is not an agentix sandbox`);
+  if (!info.State.Running) throw new AgentixError('INVALID_ARGUMENT', `cannot snapshot sandbox ${id}: it is not running (${info.State.Status})`);
+  const base = await docker
+    .getImage(info.Image)
+    .inspect(bounded() as object)
+    .catch((err) => {
+      throw new AgentixError('UNAVAILABLE', `cannot snapshot sandbox ${id}: its image ${info.Image} cannot be inspected (${dockerMessage(err)})`);
+    });
+  const tag = `${info.Id.slice(0, 12)}-${randomBytes(4).toString('hex')}`;
+  const ref = `${SNAPSHOT_REPO}:${tag}`;
+  const config = snapshotConfig(info, base.Config ?? {}, {
+    ...ownerLabels(),
+    [LABELS.snapshot]: '1',
+    [LABELS.snapshotOf]: info.Id,
+    [LABELS.image]: labels[LABELS.image] ?? info.Config.Image,
+    [LABELS.bundle]: labels[LABELS.bundle] ?? '',
+  });
+  try {
+    await container.commit({
+      // pause: the filesystem is copied as of one instant, not while the sandbox writes to it
+      _query: { container: info.Id, repo: SNAPSHOT_REPO, tag, pause: true, comment: `agentix snapshot of sandbox ${info.Id}` },
+      _body: config,
+      abortSignal: AbortSignal.timeout(COMMIT_MS),
+    } as object);
+  } catch (err) {
+    if (isTimeout(err)) throw new AgentixError('UNAVAILABLE', `cannot snapshot sandbox ${id}: the commit did not finish within ${COMMIT_MS / 1000} s`);
+    throw new AgentixError('UNAVAILABLE', `cannot snapshot sandbox ${id}: ${dockerMessage(err)}`);
+  }
+  return ref;
+}
+
+type ImageConfig = NonNullable<Docker.ImageInspectInfo['Config']>;
+
+/**
+ * The config a snapshot is committed with: the task image's, every variable
+ * the sandbox added unset, every agentix label blanked and the snapshot's own set.
+ * Exported for its test.
+ */
+export function snapshotConfig(container: Docker.ContainerInspectInfo, image: Partial<ImageConfig>, snapshotLabels: Record<string, string>): Record<string, unknown> {
+  const imageEnv = image.Env ?? [];
+  const imageKeys = new Set(imageEnv.map((e) => e.split('=')[0]));
+  const added = (container.Config.Env ?? []).map((e) => e.split('=')[0]!).filter((k) => !imageKeys.has(k));
+  const labels: Record<string, string> = {};
+  const ours = new Set<string>(Object.values(LABELS));
+  for (const k of Object.keys(container.Config.Labels ?? {})) if (ours.has(k)) labels[k] = '';
+  Object.assign(labels, image.Labels ?? {}, snapshotLabels);
+  return {
+    Env: [...imageEnv, ...added],
+    Labels: labels,
+    // [] rather than null: a null one would be filled in with the sandbox's (the bundle's node)
+    Entrypoint: image.Entrypoint ?? [],
+    Cmd: image.Cmd ?? [],
+    WorkingDir: image.WorkingDir ?? '',
+    // an empty User would take the sandbox's (`config.user`): "0" is what an image without one runs as
+    User: image.User || (container.Config.User ? '0' : ''),
+  };
+}
+
+/** Removes a snapshot image; in use by a container (409) or already gone (404): false. */
+export async function removeSnapshot(docker: Docker, id: string): Promise<boolean> {
+  try {
+    await docker.getImage(id).remove(bounded());
+    return true;
+  } catch (err) {
+    if (statusOf(err) === 404 || statusOf(err) === 409) return false;
+    throw new Error(`cannot remove snapshot image ${id}: ${dockerMessage(err)}`);
+  }
+}

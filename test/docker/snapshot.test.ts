@@ -1,0 +1,207 @@
+/**
+ * Snapshots of Docker sandboxes against a real engine: what `snapshot(id)`
+ * commits (the task container's files, not the bundle's /nix, not the
+ * sandbox's token or env), that a sandbox starts from it with the files
+ * written before, that the original keeps running, and that `agentix gc`
+ * removes the snapshots whose owner is gone. Everything this file makes
+ * carries a run label (snapshots inherit it) and is removed at the end.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import tar from 'tar-stream';
+import { buildBundle } from '../../bundle/index.js';
+import { DockerDeployment, LABELS, statusOf } from '../../deploy/docker.js';
+import { RuntimeClient } from '../../runtime/client/client.js';
+import { copyHelloFixture, type FixtureCopy } from '../support/bundle-fixture.js';
+import { runGc } from '../support/crash.js';
+import { containersWith, engineOrSkip, removeBundle, taskImage } from '../support/docker.js';
+
+const docker = await engineOrSkip('docker snapshots');
+const RUN = `agentix-test-snap-${process.pid}-${randomBytes(3).toString('hex')}`;
+const RUN_LABEL = 'agentix-test.run';
+const BUNDLE = `${RUN}:1`;
+const labels = { [RUN_LABEL]: RUN };
+
+const ctx = {} as { fixture: FixtureCopy; imageId: string; busybox: string };
+
+const test = suite('docker: snapshot(id)');
+test.before(async () => {
+  ctx.fixture = copyHelloFixture();
+  const [built, busybox] = await Promise.all([buildBundle({ projectDir: ctx.fixture.dir, tag: BUNDLE, generate: false, tools: ['bash', 'coreutils'] }), taskImage(docker!, 'busybox')]);
+  Object.assign(ctx, { imageId: built.imageId, busybox });
+});
+
+async function imageExists(ref: string): Promise<boolean> {
+  return docker!.getImage(ref).inspect().then(
+    () => true,
+    (err) => (statusOf(err) === 404 ? false : Promise.reject(err)),
+  );
+}
+
+/** The entry names of `path` in a container made (never started) from `image`. */
+async function pathsInImage(image: string, path: string): Promise<string[]> {
+  const c = await docker!.createContainer({ Image: image, Cmd: ['/bin/true'], Labels: labels });
+  try {
+    const archive = (await c.getArchive({ path })) as unknown as NodeJS.ReadableStream;
+    const names: string[] = [];
+    const ex = tar.extract();
+    ex.on('entry', (h, stream, next) => {
+      names.push(h.name);
+      stream.resume();
+      stream.on('end', next);
+    });
+    await new Promise<void>((resolve, reject) => {
+      ex.on('finish', resolve);
+      ex.on('error', reject);
+      archive.pipe(ex);
+    });
+    return names;
+  } finally {
+    await c.remove({ force: true });
+  }
+}
+
+test('a sandbox started from a snapshot has the files written before it; the original keeps running', async () => {
+  const d = new DockerDeployment();
+  const original = await d.create({ image: ctx.busybox, bundle: BUNDLE, labels, env: { SECRET: 'only-for-the-original' }, workdir: '/tmp' });
+  let ref = '';
+  try {
+    const a = await RuntimeClient.connect(original);
+    try {
+      await a.call('sh', ['mkdir -p /work/state && echo step-k > /work/state/progress && echo tmp > /tmp/here']);
+      ref = await d.snapshot(original.id);
+      assert.match(ref, /^agentix-snapshot:[0-9a-f]{12}-[0-9a-f]{8}$/);
+      // written after the snapshot: must not be in it
+      await a.call('sh', ['echo later > /work/state/after']);
+
+      const fork = await d.create({ image: ref, bundle: BUNDLE, labels, workdir: '/tmp' });
+      try {
+        assert.is.not(fork.token, original.token);
+        const b = await RuntimeClient.connect(fork);
+        try {
+          assert.is(await b.call('sh', ['cat /work/state/progress /tmp/here; ls /work/state']), 'step-k\ntmp\nprogress\n');
+          assert.is(await b.call('env', ['SECRET']), null, "the original's env is not in the snapshot");
+          assert.is(await b.call('hello', ['fork']), 'hello fork');
+          // the fork's own writes stay in the fork
+          await b.call('sh', ['echo fork > /work/state/progress']);
+        } finally {
+          await b.close();
+        }
+        // the original's token does not open the fork
+        const stolen = await RuntimeClient.connect({ ...fork, token: original.token }).then(
+          async (c) => (await c.close(), 'connected'),
+          (e: Error) => e.message,
+        );
+        assert.is.not(stolen, 'connected');
+      } finally {
+        await d.delete(fork.id);
+      }
+      assert.is(await a.call('sh', ['cat /work/state/progress']), 'step-k\n', 'the original is untouched and still answers');
+      assert.is((await d.get(original.id)).state, 'running');
+    } finally {
+      await a.close();
+    }
+  } finally {
+    await d.delete(original.id);
+    if (ref) await docker!.getImage(ref).remove({ force: true }).catch(() => undefined);
+  }
+});
+
+test("the snapshot image holds neither the bundle's /nix nor the sandbox's token, env or entrypoint", async () => {
+  const d = new DockerDeployment();
+  const sandbox = await d.create({ image: ctx.busybox, bundle: BUNDLE, labels, env: { SECRET: 'hush' }, user: '65534:65534' });
+  let ref = '';
+  try {
+    ref = await d.snapshot(sandbox.id);
+    const img = await docker!.getImage(ref).inspect();
+    const base = await docker!.getImage(ctx.busybox).inspect();
+    const env = img.Config.Env ?? [];
+    assert.not.ok(env.some((e) => e.includes(sandbox.token)), `the token is in the image's env: ${env.join(' ')}`);
+    assert.not.ok(env.some((e) => e.includes('hush')), 'the user env value is in the image');
+    // what the sandbox added is there only as a bare name: the engine's "unset"
+    for (const name of ['AGENTIX_TOKEN', 'SECRET', 'AGENTIX_BIND_PORT']) assert.ok(env.includes(name), `${name} unset in ${env.join(' ')}`);
+    assert.equal(env.filter((e) => e.includes('=')), base.Config.Env, "the task image's own env, nothing else with a value");
+    assert.equal(img.Config.Cmd, base.Config.Cmd);
+    assert.equal(img.Config.Entrypoint ?? [], [], "the bundle's entrypoint is not the image's");
+    assert.is(img.Config.User, '0', 'not the sandbox\'s user');
+    const l = img.Config.Labels ?? {};
+    assert.is(l[LABELS.snapshot], '1');
+    assert.is(l[LABELS.snapshotOf], sandbox.id);
+    assert.is(l[LABELS.ownerPid], String(process.pid));
+    assert.is(l[LABELS.sandbox], '', 'a container made from the snapshot by hand is not taken for a sandbox');
+    assert.is(l[LABELS.createId], '');
+    assert.is(l[RUN_LABEL], RUN, "the sandbox's own labels stay");
+    // /nix is a volume of the carrier: only its empty mount point is committed
+    const nix = await pathsInImage(ref, '/nix');
+    assert.equal(nix, ['nix/'], `in the snapshot's /nix: ${nix.slice(0, 5).join(' ')}`);
+  } finally {
+    await d.delete(sandbox.id);
+    if (ref) await docker!.getImage(ref).remove({ force: true }).catch(() => undefined);
+  }
+});
+
+test('snapshot() refuses what is not a running sandbox, with the id in the message', async () => {
+  const d = new DockerDeployment();
+  const err = (await d.snapshot('0123456789ab').catch((e: Error) => e)) as Error;
+  assert.match(err.message, /cannot snapshot sandbox 0123456789ab: no such sandbox/);
+  const bad = (await d.snapshot('../x').catch((e: Error) => e)) as Error;
+  assert.match(bad.message, /invalid sandbox id/);
+});
+
+/** A host process that creates a sandbox and snapshots it, then dies by SIGKILL: returns the snapshot ref. */
+async function snapshotOfCrashedHost(): Promise<string> {
+  const script = `
+    import { DockerDeployment } from ${JSON.stringify(fileURLToPath(new URL('../../deploy/docker.ts', import.meta.url)))};
+    const d = new DockerDeployment();
+    const s = await d.create(${JSON.stringify({ image: ctx.busybox, bundle: BUNDLE, labels })});
+    process.stdout.write((await d.snapshot(s.id)) + '\\n');
+    process.kill(process.pid, 'SIGKILL');
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  await new Promise((r) => child.on('close', r));
+  clearTimeout(timer);
+  return out.trim();
+}
+
+test('agentix gc removes the snapshots of a crashed host, keeps those of a live one', async () => {
+  const orphan = await snapshotOfCrashedHost();
+  assert.match(orphan, /^agentix-snapshot:/, `child printed ${JSON.stringify(orphan)}`);
+  const d = new DockerDeployment();
+  const live = await d.create({ image: ctx.busybox, bundle: BUNDLE, labels });
+  let mine = '';
+  try {
+    mine = await d.snapshot(live.id);
+    const { code, out } = await runGc(['--docker']);
+    assert.is(code, 0);
+    assert.not.ok(await imageExists(orphan), `gc removed the orphan snapshot:\n${out}`);
+    assert.ok(out.includes(`removed snapshot ${orphan}`), out);
+    assert.ok(await imageExists(mine), 'gc kept the snapshot whose owner (this process) runs');
+  } finally {
+    await d.delete(live.id);
+    if (mine) await docker!.getImage(mine).remove({ force: true }).catch(() => undefined);
+    await docker!.getImage(orphan).remove({ force: true }).catch(() => undefined);
+  }
+});
+
+test('finally: nothing of this file remains', async () => {
+  await cleanup();
+  assert.is((await containersWith(docker!, `${RUN_LABEL}=${RUN}`)).length, 0);
+  const images = await docker!.listImages({ filters: { label: [`${RUN_LABEL}=${RUN}`] } } as object);
+  assert.is(images.length, 0, images.map((i) => i.RepoTags).join(' '));
+});
+
+async function cleanup(): Promise<void> {
+  for (const c of await containersWith(docker!, `${RUN_LABEL}=${RUN}`)) await docker!.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+  for (const i of await docker!.listImages({ filters: { label: [`${RUN_LABEL}=${RUN}`] } } as object)) await docker!.getImage(i.Id).remove({ force: true }).catch(() => undefined);
+  if (ctx.imageId) await removeBundle(docker!, ctx.imageId);
+  ctx.fixture?.remove();
+}
+test.after(cleanup);
+
+if (docker) test.run();

@@ -281,13 +281,16 @@ pool('close deletes the idle sandboxes and those being created, and the waiting 
 
 pool('await using closes the pool at the end of the block', async () => {
   const d = await watched();
-  {
-    await using p = createPool(d, config, { size: 1 });
-    await warm(p, 1);
+  try {
+    {
+      await using p = createPool(d, config, { size: 1 });
+      await warm(p, 1);
+    }
+    assert.is(d.created.length, 1);
+    assert.is(await d.state(d.created[0]!), 'deleted');
+  } finally {
+    await d.sweep();
   }
-  assert.is(d.created.length, 1);
-  assert.is(await d.state(d.created[0]!), 'deleted');
-  await d.sweep();
 });
 
 pool('a claim gives up at its timeout or when its signal aborts, and the sandbox it waited for stays in the pool', async () => {

@@ -157,9 +157,14 @@ class WarmPool implements Pool {
       }
       const entry = this.takeIdle();
       if (!entry) return this.wait(signal, timeoutMs);
-      this.fill(); // its replacement starts while the health look runs
       const sandbox = await this.track(this.checked(entry, signal));
-      if (sandbox) return sandbox;
+      if (sandbox) {
+        // The replacement starts once the caller has its sandbox: a backend's
+        // create can block this thread for milliseconds (local spawns a process),
+        // which the claim should not wait for.
+        setImmediate(() => this.fill());
+        return sandbox;
+      }
     }
   }
 

@@ -22,8 +22,9 @@ import type { Deployment, Sandbox, SandboxConfig } from './types.js';
 
 // Node 20.0–20.3 have no Symbol.asyncDispose (20.4+ and 22 do): define it the
 // way TypeScript's release notes for `await using` describe, only where it is
-// missing, so a runtime's own symbol is never replaced.
-(Symbol as { asyncDispose?: symbol }).asyncDispose ??= Symbol.for('Symbol.asyncDispose');
+// missing, so a runtime's own symbol is never replaced. The registered symbol
+// Node 20.4+ itself uses, so every copy of this line agrees with the others.
+(Symbol as { asyncDispose?: symbol }).asyncDispose ??= Symbol.for('nodejs.asyncDispose');
 
 export interface PoolOptions {
   /** Idle sandboxes the pool keeps ready (a whole number, at least 1). */

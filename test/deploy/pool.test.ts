@@ -233,6 +233,29 @@ pool('no more creations run at once than the pool\'s concurrency', async () => {
   }
 });
 
+pool('claims beyond the size are served by creations run side by side, up to the concurrency, each a sandbox of its own', async () => {
+  const d = await watched();
+  const p = createPool(d, config, { size: 1, concurrency: 3 });
+  let claims: Promise<Sandbox>[] = [];
+  try {
+    await warm(p, 1);
+    d.hold();
+    claims = [p.claim(), p.claim(), p.claim(), p.claim()];
+    for (const c of claims) c.catch(() => undefined); // seen in finally; not an unhandled rejection meanwhile
+    assert.ok(await eventually(() => d.inFlight === 3), `three creations at once for three waiting claims: ${d.inFlight}`);
+    assert.is(p.stats().waiting, 3);
+    d.open();
+    const got = await Promise.all(claims);
+    assert.is(new Set(got.map((sb) => sb.id)).size, 4, 'four different sandboxes');
+    for (const sb of got) assert.is(await hello(sb), 'hello pool');
+  } finally {
+    d.open();
+    await p.close();
+    for (const r of await Promise.allSettled(claims)) if (r.status === 'fulfilled') await p.release(r.value);
+    await d.sweep();
+  }
+});
+
 pool('an idle sandbox older than maxIdleMs is deleted and replaced', async () => {
   const d = await watched();
   const p = createPool(d, config, { size: 1, maxIdleMs: 1_000 });

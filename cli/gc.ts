@@ -9,6 +9,7 @@ import type Docker from 'dockerode';
 import { dockerFromEnv, pingEngine, statusOf } from '../bundle/docker-engine.js';
 import { friendly } from '../bundle/project.js';
 import { collectGarbage } from '../deploy/docker/gc.js';
+import { localGarbage } from '../deploy/local-temp.js';
 import { ownerMayLive } from '../deploy/shared/labels.js';
 import type { Removed } from '../deploy/shared/removed.js';
 import { parse } from './args.js';
@@ -18,7 +19,8 @@ const HELP = `usage: agentix gc [--all] [--force] [--dry-run] [--docker | --kube
 Removes the agentix sandboxes whose owner process is gone, as a crashed host
 leaves them: Docker containers with their anonymous volumes, Docker snapshot
 images (deployment.snapshot), and Kubernetes pods with their token Secrets.
-A sandbox past its lifetimeMs is removed whoever owns it.
+A sandbox past its lifetimeMs is removed whoever owns it. Also the local
+deployment's temp directories (its snapshots) of host processes that are gone.
 
   --all         also remove every carrier no sandbox uses (Docker: the stopped
                 container holding a bundle's /nix; the next sandbox creates it again)
@@ -81,6 +83,8 @@ export async function main(argv: string[]): Promise<number> {
     const { collectClusterGarbage } = await import('../deploy/kubernetes/gc.js');
     return collectClusterGarbage(cluster.api, cluster.namespace, { keep, dryRun });
   });
+  // the local deployment's temp dirs (snapshots, their working copies) of processes that died without their exit hook
+  removed.push(...localGarbage({ dryRun }));
   if (reached === 0) throw friendly(`gc: neither a Docker engine nor a Kubernetes cluster could be reached:\n  ${problems.join('\n  ')}`);
 
   const verb = dryRun ? 'would remove' : 'removed';

@@ -7,12 +7,21 @@
  * The project is generated and compiled once per host process and project;
  * every sandbox then starts just the server on that run dir, so creating one
  * costs a Node start, not a compile.
+ *
+ * There is no container: a snapshot is a copy of the sandbox's working
+ * directory (local-temp.ts), `network: 'none'` runs the server under
+ * `unshare --net` (local-network.ts), ports are the host's own, and
+ * `lifetimeMs` is a timer here as well as in the server.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadProjectManifest, prepareRunDir } from '../bundle/project.js';
 import { childExecArgv, siblingEntry } from '../runtime/entry-path.js';
+import { AgentixError } from '../runtime/wire/errors.js';
+import { noNetworkPrefix } from './local-network.js';
+import { copyToSnapshot, forkSnapshot, isLocalSnapshot, localTempDir, removeLocalTempDir } from './local-temp.js';
+import { checkSandboxOptions } from './shared/config.js';
 import { sandboxToken } from './shared/token.js';
 import type { Deployment, Sandbox, SandboxConfig, SandboxInfo } from './types.js';
 
@@ -20,6 +29,11 @@ interface LocalSandbox {
   child: ChildProcess;
   info: SandboxInfo;
   exited: Promise<void>;
+  /** Where the server runs: what snapshot() copies. */
+  cwd: string;
+  /** Temp dirs that go with the sandbox (its working copy of a snapshot, its socket dir). */
+  temp: string[];
+  lifetime?: NodeJS.Timeout;
 }
 
 const DEFAULT_STARTUP_MS = 30_000;
@@ -49,26 +63,52 @@ export class LocalDeployment implements Deployment {
 
   async create(config: SandboxConfig): Promise<Sandbox> {
     if (!config.bundle) throw new Error('local deployment: config.bundle must be the project directory to serve');
+    checkSandboxOptions(config);
+    const fromSnapshot = isLocalSnapshot(config.image);
+    if (fromSnapshot && config.workdir)
+      throw new AgentixError('INVALID_ARGUMENT', 'invalid SandboxConfig: `workdir` cannot be given with a local snapshot as `image`: the sandbox runs in its own copy of the snapshot');
+    const prefix = config.network === 'none' ? noNetworkPrefix() : [];
     const projectDir = resolve(config.bundle);
     const runDir = await prepare(projectDir);
     const { token, env: tokenEnv } = sandboxToken();
     const id = `local-${randomUUID()}`;
-    const child = spawn(process.execPath, [...childExecArgv(), siblingEntry(import.meta.url, '../runtime/server/main'), runDir], {
+    const temp: string[] = [];
+    let cwd = config.workdir ? resolve(config.workdir) : projectDir;
+    let bind: Record<string, string> = { AGENTIX_BIND_PORT: '0', AGENTIX_BIND_HOST: '127.0.0.1' };
+    try {
+      if (fromSnapshot) {
+        const fork = forkSnapshot(config.image);
+        temp.push(fork.dir);
+        cwd = fork.workdir;
+      }
+      if (config.network === 'none') {
+        // no network namespace in common with the host: the shared filesystem is the way in
+        const dir = localTempDir('net');
+        temp.push(dir);
+        bind = { AGENTIX_BIND_SOCKET: join(dir, 'runtime.sock') };
+      }
+    } catch (err) {
+      for (const dir of temp) removeLocalTempDir(dir);
+      throw err;
+    }
+    const argv = [...prefix, process.execPath, ...childExecArgv(), siblingEntry(import.meta.url, '../runtime/server/main'), runDir];
+    const child = spawn(argv[0]!, argv.slice(1), {
       // stdin stays open as a lifeline: the server exits when this host process goes away.
       stdio: ['pipe', 'pipe', 'pipe'],
-      cwd: config.workdir ? resolve(config.workdir) : projectDir,
+      cwd,
       env: {
         ...process.env,
         ...config.env,
         ...tokenEnv,
-        AGENTIX_BIND_PORT: '0',
-        AGENTIX_BIND_HOST: '127.0.0.1',
+        ...bind,
+        ...(config.lifetimeMs ? { AGENTIX_LIFETIME_MS: String(config.lifetimeMs) } : {}),
         AGENTIX_EXIT_WITH_STDIN: '1',
       },
     });
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     const info: SandboxInfo = { id, state: 'creating', created: new Date(), image: config.image ?? '', bundle: projectDir };
-    this.sandboxes.set(id, { child, info, exited });
+    const sb: LocalSandbox = { child, info, exited, cwd, temp };
+    this.sandboxes.set(id, sb);
     try {
       info.runtimeUrl = await waitForUrl(child, config.startupTimeoutMs ?? DEFAULT_STARTUP_MS);
     } catch (err) {
@@ -79,7 +119,26 @@ export class LocalDeployment implements Deployment {
     child.once('exit', () => {
       if (info.state === 'running') info.state = 'exited';
     });
-    return { id, runtimeUrl: info.runtimeUrl, token, ports: {} };
+    // the server also stops itself (AGENTIX_LIFETIME_MS); this timer removes the rest (temp dirs) and stops a server that did not
+    if (config.lifetimeMs) {
+      sb.lifetime = setTimeout(() => void this.delete(id), config.lifetimeMs - (Date.now() - info.created.getTime()));
+      sb.lifetime.unref();
+    }
+    // the sandbox shares the host's network: a port it listens on is the host's port
+    const ports = Object.fromEntries((config.ports ?? []).map((p) => [p, `http://127.0.0.1:${p}`]));
+    return { id, runtimeUrl: info.runtimeUrl, token, ports };
+  }
+
+  /**
+   * A copy of the sandbox's working directory (`workdir`, default the project
+   * directory) in a temp dir, as `local-snapshot:<dir>`, which `create` takes as
+   * `image`. Only that directory: the rest of the host's filesystem is shared,
+   * not the sandbox's. Removed when this process exits.
+   */
+  async snapshot(id: string): Promise<string> {
+    const sb = this.sandboxes.get(id);
+    if (!sb || sb.info.state !== 'running') throw new AgentixError('NOT_FOUND', `cannot snapshot sandbox ${id}: no such running local sandbox`);
+    return copyToSnapshot(sb.cwd);
   }
 
   async delete(id: string): Promise<void> {
@@ -87,12 +146,14 @@ export class LocalDeployment implements Deployment {
     if (!sb) return;
     this.sandboxes.delete(id);
     const { child } = sb;
+    clearTimeout(sb.lifetime);
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
       await sb.exited;
       clearTimeout(timer);
     }
+    for (const dir of sb.temp) removeLocalTempDir(dir);
     sb.info.state = 'deleted';
   }
 
@@ -117,7 +178,7 @@ function waitForUrl(child: ChildProcess, timeoutMs: number): Promise<string> {
     };
     const onOut = (d: Buffer) => {
       out += d;
-      const m = /agentix: listening on (ws:\/\/\S+)/.exec(out);
+      const m = /agentix: listening on (ws(?:\+unix)?:\/\/\S+)/.exec(out);
       if (m) done(() => resolvePromise(m[1]!));
     };
     const onExit = (code: number | null) => done(() => reject(new Error(`local sandbox failed to start (exit ${code}):\n${tail()}`)));

@@ -18,7 +18,6 @@ import { checkConfig, DEFAULT_STARTUP_MS } from '../shared/config.js';
 import { invalidId, startupFailure } from '../shared/errors.js';
 import { notHealthyWithin, waitHealthy } from '../shared/health.js';
 import { LABELS, ownerLabels } from '../shared/labels.js';
-import { freeLoopbackPort } from '../shared/loopback.js';
 import { SandboxMemo } from '../shared/memo.js';
 import { runtimeEnv } from '../shared/runtime-env.js';
 import { sandboxToken } from '../shared/token.js';
@@ -26,9 +25,8 @@ import type { Deployment, Sandbox, SandboxConfig, SandboxInfo, SandboxState } fr
 import { carrierGone, ensureCarrier } from './carrier.js';
 import { removeContainer } from './gc.js';
 import { lastLogLines } from './logs.js';
+import { endpoints, planNetwork, removeSocketDir, socketUrl } from './network.js';
 import { commitSnapshot } from './snapshot.js';
-
-type NetworkMode = 'bridge' | 'host';
 
 interface BundleImage {
   id: string;
@@ -38,7 +36,8 @@ interface BundleImage {
 
 export class DockerDeployment implements Deployment {
   private readonly docker: Docker;
-  private readonly network: NetworkMode;
+  /** The network of a sandbox whose config does not name one (AGENTIX_DOCKER_NETWORK). */
+  private readonly network: 'bridge' | 'host';
   private readonly engine = engineAddress();
   private ping: Promise<void> | undefined;
   /** bundle image ID → carrier container name, one creation in flight per bundle in this process */
@@ -62,11 +61,8 @@ export class DockerDeployment implements Deployment {
     const carrier = await this.carrierFor(bundle, config.bundle);
 
     const { token, env: tokenEnv } = sandboxToken();
-    const hostPort = this.network === 'host' ? await freeLoopbackPort() : undefined;
-    const env = {
-      ...runtimeEnv(config, this.network === 'host' ? { port: hostPort, host: '127.0.0.1' } : {}),
-      ...tokenEnv,
-    };
+    const net = await planNetwork(config, this.network);
+    const env = { ...runtimeEnv(config, net.bind), ...tokenEnv };
     const labels: Record<string, string> = {
       ...config.labels,
       [LABELS.sandbox]: '1',
@@ -76,15 +72,16 @@ export class DockerDeployment implements Deployment {
       [LABELS.image]: config.image,
       ...ownerLabels(),
       [LABELS.createId]: randomBytes(12).toString('hex'),
+      // set (maybe blank) whatever the config says: a snapshot image's labels would otherwise be inherited
+      [LABELS.expiresAt]: config.lifetimeMs ? String(Date.now() + config.lifetimeMs) : '',
+      [LABELS.socketDir]: net.socketDir ?? '',
     };
-    const portKey = `${SANDBOX_PORT}/tcp`;
     const hostConfig: Docker.HostConfig = {
       VolumesFrom: [`${carrier}:ro`],
       // docker-init as PID 1 reaps the orphans that killed commands leave behind (node as PID 1 would not),
       // and it is bind-mounted by the engine, so it works on any task image.
       Init: true,
-      NetworkMode: this.network === 'host' ? 'host' : undefined,
-      PortBindings: this.network === 'host' ? undefined : { [portKey]: [{ HostIp: '127.0.0.1', HostPort: '' }] },
+      ...net.hostConfig,
       NanoCpus: config.cpus !== undefined ? Math.round(config.cpus * 1e9) : undefined,
       Memory: config.memoryBytes,
     };
@@ -96,7 +93,7 @@ export class DockerDeployment implements Deployment {
       WorkingDir: config.workdir,
       User: config.user,
       Labels: labels,
-      ExposedPorts: this.network === 'host' ? undefined : { [portKey]: {} },
+      ExposedPorts: net.exposed,
       HostConfig: hostConfig,
     };
     const createOnce = () =>
@@ -120,6 +117,7 @@ export class DockerDeployment implements Deployment {
       // reset, dockerd restarting): `agentix gc` would keep it while this process lives, so
       // remove it now, found by this call's own label.
       await this.removeHalfCreated(labels[LABELS.createId]);
+      removeSocketDir(net.socketDir);
       // name the image only when it is the image that is missing (a vanished carrier answers 400 or 404 too)
       if (statusOf(err) === 404 && /image/i.test(dockerMessage(err)))
         throw new Error(`task image ${config.image} not found: pull or import it first (docker pull / docker import)${config.platform ? ` for ${config.platform}` : ''}`);
@@ -132,16 +130,11 @@ export class DockerDeployment implements Deployment {
     const startup = AbortSignal.timeout(timeoutMs);
     try {
       await container.start({ abortSignal: startup });
-      let port = hostPort;
-      if (port === undefined) {
-        const info = await container.inspect({ abortSignal: startup });
-        const bound = info.NetworkSettings.Ports?.[portKey]?.[0]?.HostPort;
-        if (!bound) throw new Error('the engine did not publish the runtime port');
-        port = Number(bound);
-      }
+      const reach = endpoints(net, config.ports ?? [], net.mode === 'bridge' ? await container.inspect({ abortSignal: startup }) : undefined);
       await waitHealthy({
         host: '127.0.0.1',
-        port,
+        port: reach.health.port ?? 0,
+        socketPath: reach.health.socketPath,
         timeoutMs,
         signal: startup,
         whyDead: async (signal) => {
@@ -149,9 +142,10 @@ export class DockerDeployment implements Deployment {
           return info.State.Running ? undefined : `the runtime exited with code ${info.State.ExitCode} before answering /health`;
         },
       });
-      const runtimeUrl = `ws://127.0.0.1:${port}`;
+      const { runtimeUrl } = reach;
       this.memo.remember({ id: container.id, state: 'running', created: new Date(started), image: config.image, bundle: config.bundle, runtimeUrl });
-      return { id: container.id, runtimeUrl, token, ports: {} };
+      if (config.lifetimeMs) this.expireAt(container.id, started + config.lifetimeMs);
+      return { id: container.id, runtimeUrl, token, ports: reach.ports };
     } catch (err) {
       const why =
         startup.aborted && !String(err).includes(notHealthyWithin(timeoutMs))
@@ -165,6 +159,7 @@ export class DockerDeployment implements Deployment {
         () => '',
         (e: Error) => `removing container ${container.id} failed too (${e.message}): remove it with docker rm -f ${container.id}`,
       );
+      removeSocketDir(net.socketDir);
       throw startupFailure({ image: config.image, bundle: config.bundle, why, output, leftover });
     }
   }
@@ -176,6 +171,7 @@ export class DockerDeployment implements Deployment {
       const info = await container.inspect(bounded());
       if (info.Config.Labels?.[LABELS.sandbox] !== '1') throw new Error(`container ${id} is not an agentix sandbox; not deleting it`);
       await container.remove({ force: true, v: true, ...bounded() });
+      removeSocketDir(info.Config.Labels?.[LABELS.socketDir]);
     } catch (err) {
       // already gone, or its removal is under way: deleting is idempotent
       if (isTimeout(err)) throw new Error(`cannot delete sandbox ${id}: the Docker engine did not answer within ${ENGINE_CALL_MS / 1000} s`);
@@ -200,14 +196,26 @@ export class DockerDeployment implements Deployment {
     if (labels[LABELS.sandbox] !== '1') throw new Error(`container ${id} is not an agentix sandbox`);
     const bound = info.NetworkSettings.Ports?.[`${SANDBOX_PORT}/tcp`]?.[0]?.HostPort;
     const port = bound ?? (info.HostConfig.NetworkMode === 'host' ? envOf(info.Config.Env, 'AGENTIX_BIND_PORT') : undefined);
+    const socketDir = labels[LABELS.socketDir];
+    const url = socketDir ? socketUrl(socketDir) : port ? `ws://127.0.0.1:${port}` : undefined;
     return {
       id: info.Id,
       state: stateOf(info.State),
       created: new Date(info.Created),
       image: labels[LABELS.image] ?? info.Config.Image,
       bundle: labels[LABELS.bundle] ?? '',
-      runtimeUrl: port && info.State.Running ? `ws://127.0.0.1:${port}` : undefined,
+      runtimeUrl: info.State.Running ? url : undefined,
     };
+  }
+
+  /**
+   * Deletes the sandbox at the end of its lifetime while this process lives
+   * (the runtime has exited by itself by then; the container would stay).
+   * The timer does not keep the process alive: after it, `agentix gc` removes it.
+   */
+  private expireAt(id: string, at: number): void {
+    const timer = setTimeout(() => void this.delete(id).catch(() => undefined), Math.max(0, at - Date.now()));
+    timer.unref();
   }
 
   /** `docker commit` of the task container, without its token or runtime env (snapshot.ts). */

@@ -7,8 +7,9 @@
 import type Docker from 'dockerode';
 import { bounded, dockerMessage, statusOf } from '../../bundle/docker-engine.js';
 import { isUntaggedBundle, removeUntaggedBundle } from '../../bundle/images.js';
-import { expired, LABELS } from '../shared/labels.js';
+import { expired, LABELS, ownerHost } from '../shared/labels.js';
 import type { Removed } from '../shared/removed.js';
+import { orphanSocketDirs, removeSocketDir } from './network.js';
 import { removeSnapshot } from './snapshot.js';
 
 /**
@@ -30,15 +31,27 @@ export async function collectGarbage(
   const removed: Removed[] = [];
   const sandboxes = await docker.listContainers({ all: true, filters: { label: [`${LABELS.sandbox}=1`] } });
   const usedCarriers = new Set<string>();
+  /** socket directories (network: 'none') of the sandboxes that stay */
+  const namedSocketDirs = new Set<string>();
   for (const c of sandboxes) {
     const labels = c.Labels ?? {};
     // past its lifetime a sandbox goes even while its owner lives (the owner's own timer may have died with it)
     if (!expired(labels) && opts.keep?.(labels)) {
       if (labels[LABELS.carrier]) usedCarriers.add(labels[LABELS.carrier]);
+      if (labels[LABELS.socketDir]) namedSocketDirs.add(labels[LABELS.socketDir]);
       continue;
     }
-    if (!opts.dryRun) await removeContainer(docker, c.Id);
+    if (!opts.dryRun) {
+      await removeContainer(docker, c.Id);
+      // on this host only (isSocketDir checks the path is one of ours in this host's temp dir)
+      if (labels[LABELS.ownerHost] === ownerHost()) removeSocketDir(labels[LABELS.socketDir]);
+    }
     removed.push({ kind: 'sandbox', id: c.Id, name: (c.Names[0] ?? '').replace(/^\//, ''), bundle: labels[LABELS.bundle] ?? '', where: 'docker' });
+  }
+  // a process that died between making a socket directory and its container: nothing names the directory
+  for (const dir of orphanSocketDirs(namedSocketDirs)) {
+    if (!opts.dryRun) removeSocketDir(dir);
+    removed.push({ kind: 'directory', id: dir, name: dir, bundle: '', where: 'docker' });
   }
   const snapshots = await docker.listImages({ filters: { label: [`${LABELS.snapshot}=1`] } } as object);
   for (const img of snapshots) {

@@ -11,10 +11,11 @@ const HEALTH_REQUEST_MS = 1_000;
 /** Look whether the sandbox died every this many polls, instead of waiting out the timeout. */
 const LIVENESS_EVERY = 20;
 
-/** One `GET http://host:port/health`: true on 200, false on anything else (refused, reset, timeout). */
-export function healthOk(host: string, port: number, timeoutMs = HEALTH_REQUEST_MS): Promise<boolean> {
+/** One `GET http://host:port/health` (or over the Unix socket `socketPath`): true on 200, false on anything else (refused, reset, timeout). */
+export function healthOk(host: string, port: number, timeoutMs = HEALTH_REQUEST_MS, socketPath?: string): Promise<boolean> {
   return new Promise((resolve) => {
-    const req = request({ host, port, path: '/health', method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
+    const where = socketPath ? { socketPath } : { host, port };
+    const req = request({ ...where, path: '/health', method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
       res.resume();
       resolve(res.statusCode === 200);
     });
@@ -27,6 +28,8 @@ export function healthOk(host: string, port: number, timeoutMs = HEALTH_REQUEST_
 export interface HealthWait {
   host: string;
   port: number;
+  /** Ask over this Unix socket instead of host:port (a sandbox without network). */
+  socketPath?: string;
   timeoutMs: number;
   /** Aborted when the startup time is up (the caller's other waits count against it too). */
   signal: AbortSignal;
@@ -43,7 +46,7 @@ export function notHealthyWithin(timeoutMs: number): string {
 export async function waitHealthy(w: HealthWait): Promise<void> {
   let polls = 0;
   for (;;) {
-    if (await healthOk(w.host, w.port)) return;
+    if (await healthOk(w.host, w.port, HEALTH_REQUEST_MS, w.socketPath)) return;
     if (w.signal.aborted) throw new Error(notHealthyWithin(w.timeoutMs));
     if (w.whyDead && ++polls % LIVENESS_EVERY === 0) {
       const dead = await w.whyDead(w.signal).catch((err) => {

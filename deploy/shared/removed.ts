@@ -1,6 +1,6 @@
 /** What `agentix gc` removed (or, with --dry-run, would remove), per backend. */
 export interface Removed {
-  kind: 'sandbox' | 'carrier' | 'image' | 'secret' | 'snapshot';
+  kind: 'sandbox' | 'carrier' | 'image' | 'secret' | 'snapshot' | 'directory';
   id: string;
   name: string;
   bundle: string;

@@ -1,0 +1,209 @@
+/**
+ * Snapshots, `network`, `ports` and `lifetimeMs` on the local deployment,
+ * with real server processes: a snapshot is a copy of the working directory
+ * that a new sandbox starts from (and that goes when its process ends, or by
+ * `agentix gc` after a crash); `network: 'none'` runs the server under
+ * `unshare --net` where that works (and is refused where not); ports are
+ * the host's; a sandbox is deleted at the end of its lifetime.
+ */
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { LocalDeployment } from '../../deploy/local.js';
+import { unshareProblem } from '../../deploy/local-network.js';
+import { freeLoopbackPort } from '../../deploy/shared/loopback.js';
+import type { Sandbox, SandboxConfig } from '../../deploy/types.js';
+import { RuntimeClient } from '../../runtime/client/client.js';
+import { rejects } from '../support/assert.js';
+import { runGc } from '../support/crash.js';
+import { eventually, repoRoot } from '../support/serve.js';
+
+const ctx = {} as { temp: string; project: string };
+const myTempDirs = () => readdirSync(tmpdir()).filter((n) => n.startsWith(`agentix-local-`) && n.includes(`-${process.pid}-`));
+
+async function withClient<T>(sandbox: Sandbox, fn: (c: RuntimeClient) => Promise<T>): Promise<T> {
+  const client = await RuntimeClient.connect(sandbox);
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+async function withSandbox<T>(d: LocalDeployment, config: Partial<SandboxConfig>, fn: (s: Sandbox) => Promise<T>): Promise<T> {
+  const sandbox = await d.create({ image: '', bundle: ctx.project, startupTimeoutMs: 120_000, ...config });
+  try {
+    return await fn(sandbox);
+  } finally {
+    await d.delete(sandbox.id);
+  }
+}
+
+const read = async (c: RuntimeClient, path: string) => Buffer.from(await c.call<Uint8Array>('files.read', [path])).toString();
+
+const test = suite('local deployment: snapshots, network, ports, lifetime');
+test.before(() => {
+  ctx.temp = mkdtempSync(join(tmpdir(), 'agentix-local-options-test-'));
+  ctx.project = join(ctx.temp, 'p');
+  cpSync(join(repoRoot, 'test/deploy/sandbox-fixture'), ctx.project, { recursive: true, filter: (src) => !src.includes('/.agentix') && !src.includes('/agentix-gen') });
+  symlinkSync(join(repoRoot, 'node_modules'), join(ctx.project, 'node_modules'));
+});
+test.after(() => rmSync(ctx.temp, { recursive: true, force: true }));
+
+test('a sandbox started from a snapshot runs in a copy of the working directory as it was', async () => {
+  const d = new LocalDeployment();
+  const scratch = mkdtempSync(join(ctx.temp, 'work-'));
+  await withSandbox(d, { workdir: scratch }, async (original) => {
+    const ref = await withClient(original, async (a) => {
+      await a.call('files.write', ['state/progress', 'step-k']);
+      const ref = await d.snapshot(original.id);
+      await a.call('files.write', ['state/after', 'later']);
+      return ref;
+    });
+    assert.match(ref, /^local-snapshot:\//);
+    let forkDir = '';
+    await withSandbox(d, { image: ref }, async (fork) =>
+      withClient(fork, async (b) => {
+        forkDir = await b.call<string>('cwd', []);
+        assert.is.not(forkDir, scratch);
+        assert.is(await read(b, 'state/progress'), 'step-k');
+        assert.is((await b.call<{ exitCode: number }>('bash.run', ['test -e state/after'])).exitCode, 1, 'written after the snapshot: not in it');
+        await b.call('files.write', ['state/progress', 'fork']);
+      }),
+    );
+    assert.not.ok(existsSync(forkDir), "delete removed the fork's working copy");
+    await withClient(original, async (a) => assert.is(await read(a, 'state/progress'), 'step-k', 'the original is untouched and still answers'));
+    // the snapshot stays as it was: a second sandbox starts from the same state
+    await withSandbox(d, { image: ref }, (again) => withClient(again, async (c) => assert.is(await read(c, 'state/progress'), 'step-k')));
+  });
+});
+
+test('bad snapshot references and workdir with a snapshot are refused, naming the option', async () => {
+  const d = new LocalDeployment();
+  await rejects(d.create({ image: 'local-snapshot:/etc', bundle: ctx.project }), /`image` "local-snapshot:\/etc" is not a local snapshot/);
+  await rejects(d.create({ image: `local-snapshot:${join(tmpdir(), 'agentix-local-snapshot-1-gone')}`, bundle: ctx.project }), /local snapshot .* no longer exists/);
+  await rejects(d.snapshot('local-nope'), /cannot snapshot sandbox local-nope/);
+  await withSandbox(d, {}, async (s) => {
+    const ref = await d.snapshot(s.id);
+    await rejects(d.create({ image: ref, bundle: ctx.project, workdir: ctx.temp }), /`workdir` cannot be given with a local snapshot/);
+  });
+});
+
+/** A host process that makes a sandbox and a snapshot of it, then exits normally or dies by SIGKILL: the snapshot's dir. */
+async function snapshotOfHost(end: 'exit' | 'SIGKILL'): Promise<string> {
+  const script = `
+    import { LocalDeployment } from ${JSON.stringify(join(repoRoot, 'deploy/local.ts'))};
+    const d = new LocalDeployment();
+    const s = await d.create({ image: '', bundle: ${JSON.stringify(ctx.project)}, workdir: ${JSON.stringify(ctx.temp)} });
+    process.stdout.write((await d.snapshot(s.id)).slice('local-snapshot:'.length) + '\\n');
+    ${end === 'exit' ? 'process.exit(0);' : "process.kill(process.pid, 'SIGKILL');"}
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  await new Promise((r) => child.on('close', r));
+  clearTimeout(timer);
+  return out.trim();
+}
+
+test('snapshots go when their process exits; agentix gc removes those of a process that was killed', async () => {
+  const exited = await snapshotOfHost('exit');
+  assert.match(exited, /agentix-local-snapshot-/);
+  assert.not.ok(existsSync(exited), 'the exit hook removed the snapshot');
+  const killed = await snapshotOfHost('SIGKILL');
+  assert.ok(existsSync(killed), 'SIGKILL skips the exit hook');
+  const d = new LocalDeployment();
+  const sandbox = await d.create({ image: '', bundle: ctx.project, workdir: ctx.temp });
+  try {
+    const live = (await d.snapshot(sandbox.id)).slice('local-snapshot:'.length);
+    const { code, out } = await runGc(['--docker']);
+    assert.is(code, 0);
+    assert.not.ok(existsSync(killed), `gc removed the killed process's snapshot:\n${out}`);
+    assert.ok(out.includes(`removed snapshot ${killed}`), out);
+    assert.ok(existsSync(live), 'gc kept the snapshot of a process that runs (this one)');
+  } finally {
+    await d.delete(sandbox.id);
+  }
+});
+
+/** A TCP server on the host's loopback, the thing a sandbox with network could reach. */
+async function hostServer(): Promise<{ server: Server; port: number }> {
+  const server = createServer((s) => s.end());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, port: (server.address() as { port: number }).port };
+}
+
+const noUnshare = unshareProblem();
+if (noUnshare) {
+  test(`network 'none' is refused where unshare --net does not work (${noUnshare})`, async () => {
+    await rejects(new LocalDeployment().create({ image: '', bundle: ctx.project, network: 'none' }), /`network: "none"` needs `unshare --net`/);
+  });
+} else {
+  test("network 'none' (unshare --net): nothing reachable from inside, every call shape and both plugins from the host", async () => {
+    const { server, port } = await hostServer();
+    const before = myTempDirs();
+    try {
+      const d = new LocalDeployment();
+      await withSandbox(d, { network: 'default' }, (s) => withClient(s, async (c) => assert.is(await c.call('tcpProbe', ['127.0.0.1', port]), 'connected', 'the control reaches the host')));
+      await withSandbox(d, { network: 'none', workdir: ctx.temp }, async (sandbox) => {
+        assert.match(sandbox.runtimeUrl, /^ws\+unix:\/\/\/.*runtime\.sock$/);
+        await withClient(sandbox, async (c) => {
+          assert.equal(await c.call('interfaces', []), [], 'not even a loopback that is up');
+          assert.is.not(await c.call('tcpProbe', ['127.0.0.1', port]), 'connected');
+          assert.match(await c.call<string>('dnsProbe', ['localhost.agentix-test.invalid']), /^E(?!NOTFOUND)/);
+          assert.is(await c.call('hello', ['none']), 'hello none');
+          const items: number[] = [];
+          for await (const n of c.stream<number>('count', [3])) items.push(n);
+          assert.equal(items, [0, 1, 2]);
+          const chat = c.bidi<string, string>('chat', ['> ']);
+          const it = chat[Symbol.asyncIterator]();
+          await chat.send('a');
+          assert.equal(await it.next(), { value: '> a', done: false });
+          chat.close();
+          assert.is((await it.next()).done, true);
+          assert.is((await c.call<{ stdout: string }>('bash.run', ['echo $((6 * 7))'])).stdout, '42\n');
+          assert.equal(await c.call('files.write', ['none.txt', 'hi']), { bytes: 2 });
+          assert.is(await read(c, 'none.txt'), 'hi');
+        });
+      });
+      assert.equal(myTempDirs(), before, 'delete removed the socket directory');
+    } finally {
+      server.close();
+      rmSync(join(ctx.temp, 'none.txt'), { force: true });
+    }
+  });
+}
+
+test('ports are the host ports: a server started inside is reachable at sandbox.ports[p]', async () => {
+  const port = await freeLoopbackPort();
+  await withSandbox(new LocalDeployment(), { ports: [port] }, async (sandbox) => {
+    assert.equal(sandbox.ports, { [port]: `http://127.0.0.1:${port}` });
+    await withClient(sandbox, (c) => c.call('serveHttp', [port, 'local']));
+    assert.is(await (await fetch(sandbox.ports[port]!)).text(), 'local');
+  });
+  await rejects(new LocalDeployment().create({ image: '', bundle: ctx.project, network: 'none', ports: [port] }), /`ports` cannot be published with `network: "none"`/);
+  await rejects(new LocalDeployment().create({ image: '', bundle: ctx.project, lifetimeMs: -5 }), /`lifetimeMs` must be a positive whole number/);
+});
+
+test('a sandbox past its lifetimeMs is deleted: its server is gone', async () => {
+  const d = new LocalDeployment();
+  const sandbox = await d.create({ image: '', bundle: ctx.project, lifetimeMs: 3000, startupTimeoutMs: 120_000 });
+  try {
+    assert.is((await d.get(sandbox.id)).state, 'running');
+    assert.ok(await eventually(async () => (await d.get(sandbox.id)).state === 'deleted', 30_000), 'deleted at the end of its lifetime');
+    const refused = await RuntimeClient.connect(sandbox).then(
+      async (c) => (await c.close(), 'connected'),
+      () => 'refused',
+    );
+    assert.is(refused, 'refused');
+  } finally {
+    await d.delete(sandbox.id);
+  }
+});
+
+test.run();

@@ -1,0 +1,199 @@
+/**
+ * `network` and `ports` of Docker sandboxes against a real engine: a sandbox
+ * without network reaches nothing (not a port another container publishes
+ * on the host's loopback, not DNS) yet serves every call shape and both
+ * plugins through its Unix socket; a host-network sandbox does reach that
+ * port (the control); published ports are reachable from the host at
+ * `sandbox.ports[p]`; the socket directory goes with the sandbox, on
+ * failure too, and `agentix gc` removes what a crashed host left. Everything
+ * this file makes carries a run label and is removed at the end.
+ */
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { buildBundle } from '../../bundle/index.js';
+import { DockerDeployment, LABELS } from '../../deploy/docker.js';
+import type { Sandbox, SandboxConfig } from '../../deploy/types.js';
+import { freeLoopbackPort } from '../../deploy/shared/loopback.js';
+import { RuntimeClient } from '../../runtime/client/client.js';
+import { rejects } from '../support/assert.js';
+import { runGc, sandboxOfCrashedHost } from '../support/crash.js';
+import { containersWith, engineOrSkip, removeBundle, taskImage } from '../support/docker.js';
+import { repoRoot } from '../support/serve.js';
+
+const docker = await engineOrSkip('docker network and ports');
+const RUN = `agentix-test-net-${process.pid}-${randomBytes(3).toString('hex')}`;
+const RUN_LABEL = 'agentix-test.run';
+const BUNDLE = `${RUN}:1`;
+const labels = { [RUN_LABEL]: RUN };
+
+const ctx = {} as { temp: string; imageId: string; busybox: string; target: string; targetPort: number };
+
+/** This process's socket directories (network: 'none') in the temp dir. */
+const mySocketDirs = () => readdirSync(tmpdir()).filter((n) => n.startsWith(`agentix-docker-net-${process.pid}-`));
+
+async function withClient<T>(sandbox: Sandbox, fn: (c: RuntimeClient) => Promise<T>): Promise<T> {
+  const client = await RuntimeClient.connect(sandbox);
+  try {
+    return await fn(client);
+  } finally {
+    await client.close();
+  }
+}
+
+async function withSandbox<T>(config: Partial<SandboxConfig>, fn: (s: Sandbox, d: DockerDeployment) => Promise<T>): Promise<T> {
+  const d = new DockerDeployment();
+  const sandbox = await d.create({ image: ctx.busybox, bundle: BUNDLE, labels, workdir: '/tmp', ...config });
+  try {
+    return await fn(sandbox, d);
+  } finally {
+    await d.delete(sandbox.id);
+  }
+}
+
+const test = suite('docker: network and ports');
+test.before(async () => {
+  ctx.temp = mkdtempSync(join(tmpdir(), 'agentix-net-test-'));
+  const project = join(ctx.temp, 'p');
+  cpSync(join(repoRoot, 'test/deploy/sandbox-fixture'), project, { recursive: true, filter: (src) => !src.includes('/.agentix') && !src.includes('/agentix-gen') });
+  const [built, busybox] = await Promise.all([buildBundle({ projectDir: project, tag: BUNDLE }), taskImage(docker!, 'busybox')]);
+  Object.assign(ctx, { imageId: built.imageId, busybox });
+  // what a sandbox with network could reach: an HTTP server another container publishes on the host's loopback
+  const target = await docker!.createContainer({
+    Image: busybox,
+    Cmd: ['httpd', '-f', '-p', '8080', '-h', '/tmp'],
+    Labels: labels,
+    ExposedPorts: { '8080/tcp': {} },
+    HostConfig: { PortBindings: { '8080/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] } },
+  });
+  await target.start();
+  ctx.target = target.id;
+  ctx.targetPort = Number((await target.inspect()).NetworkSettings.Ports['8080/tcp']![0]!.HostPort);
+});
+
+test("network 'none': nothing reachable from inside, every call shape and both plugins from the host", async () => {
+  const before = mySocketDirs();
+  let socketDir = '';
+  await withSandbox({ network: 'none' }, async (sandbox) => {
+    assert.match(sandbox.runtimeUrl, /^ws\+unix:\/\/\/.*\/runtime\.sock$/);
+    socketDir = dirname(dirname(sandbox.runtimeUrl.slice('ws+unix://'.length)));
+    assert.ok(existsSync(socketDir));
+    assert.equal(sandbox.ports, {});
+    await withClient(sandbox, async (c) => {
+      assert.equal(await c.call('interfaces', []), ['lo'], 'no interface but loopback');
+      assert.is(await c.call('tcpProbe', ['127.0.0.1', ctx.targetPort]), 'ECONNREFUSED', "the host's published port is not reachable");
+      assert.is.not(await c.call('dnsProbe', ['localhost.agentix-test.invalid']), 'ENOTFOUND', 'no DNS server answered');
+      assert.match(await c.call<string>('dnsProbe', ['localhost.agentix-test.invalid']), /^E/);
+      const viaBash = await c.call<{ exitCode: number; stderr: string }>('bash.run', [`exec 3<>/dev/tcp/127.0.0.1/${ctx.targetPort}`]);
+      assert.is.not(viaBash.exitCode, 0, 'bash cannot connect either');
+      // every call shape
+      assert.is(await c.call('hello', ['none']), 'hello none');
+      const items: number[] = [];
+      for await (const n of c.stream<number>('count', [3])) items.push(n);
+      assert.equal(items, [0, 1, 2]);
+      const chat = c.bidi<string, string>('chat', ['> ']);
+      const it = chat[Symbol.asyncIterator]();
+      await chat.send('a');
+      assert.equal(await it.next(), { value: '> a', done: false });
+      await chat.send('b');
+      assert.equal(await it.next(), { value: '> b', done: false });
+      chat.close();
+      assert.is((await it.next()).done, true);
+      // both plugins
+      assert.is((await c.call<{ stdout: string }>('bash.run', ['echo $((6 * 7))'])).stdout, '42\n');
+      assert.equal(await c.call('files.write', ['hello.txt', 'hi']), { bytes: 2 });
+      assert.is(Buffer.from(await c.call<Uint8Array>('files.read', ['hello.txt'])).toString(), 'hi');
+    });
+    assert.is((await docker!.getContainer(sandbox.id).inspect()).HostConfig.NetworkMode, 'none');
+    assert.is((await new DockerDeployment().get(sandbox.id)).runtimeUrl, sandbox.runtimeUrl, 'get() reports the socket URL');
+  });
+  assert.not.ok(existsSync(socketDir), 'delete removed the socket directory');
+  assert.equal(mySocketDirs(), before);
+});
+
+test("network 'host' (the control): the port another container publishes on the loopback is reachable", async () => {
+  await withSandbox({ network: 'host' }, async (sandbox) => {
+    assert.match(sandbox.runtimeUrl, /^ws:\/\/127\.0\.0\.1:\d+$/);
+    assert.is((await docker!.getContainer(sandbox.id).inspect()).HostConfig.NetworkMode, 'host');
+    await withClient(sandbox, async (c) => assert.is(await c.call('tcpProbe', ['127.0.0.1', ctx.targetPort]), 'connected'));
+  });
+});
+
+test("network 'none' as a non-root user: the runtime can make its socket, the host can call it", async () => {
+  await withSandbox({ network: 'none', user: '65534:65534' }, async (sandbox) => {
+    await withClient(sandbox, async (c) => {
+      assert.is((await c.call<{ stdout: string }>('bash.run', ['id -u'])).stdout, '65534\n');
+      assert.is(await c.call('hello', ['nobody']), 'hello nobody');
+    });
+  });
+});
+
+test('a sandbox without network that fails to start leaves no socket directory', async () => {
+  const before = mySocketDirs();
+  await rejects(new DockerDeployment().create({ image: ctx.busybox, bundle: BUNDLE, labels, network: 'none', startupTimeoutMs: 1 }), /did not answer \/health within 1 ms/);
+  await rejects(new DockerDeployment().create({ image: 'agentix-test-no-such-image:1', bundle: BUNDLE, labels, network: 'none' }), /task image agentix-test-no-such-image:1 not found/);
+  assert.equal(mySocketDirs(), before);
+});
+
+test("agentix gc removes a crashed host's sandbox without network and its socket directory", async () => {
+  const orphan = await sandboxOfCrashedHost('docker.ts', 'DockerDeployment', { image: ctx.busybox, bundle: BUNDLE, labels, network: 'none' });
+  assert.match(orphan, /^[0-9a-f]{64}$/, `child printed ${JSON.stringify(orphan)}`);
+  const dir = (await docker!.getContainer(orphan).inspect()).Config.Labels[LABELS.socketDir]!;
+  assert.ok(existsSync(dir), 'the crashed host left its socket directory');
+  const { code, out } = await runGc(['--docker']);
+  assert.is(code, 0);
+  assert.not.ok(await docker!.getContainer(orphan).inspect().then(() => true, () => false), `gc removed the sandbox:\n${out}`);
+  assert.not.ok(existsSync(dir), `gc removed the socket directory:\n${out}`);
+});
+
+test('published ports: a server started inside is reachable from the host at sandbox.ports[p]', async () => {
+  await withSandbox({ ports: [3000, 5173] }, async (sandbox) => {
+    assert.equal(Object.keys(sandbox.ports), ['3000', '5173']);
+    for (const p of [3000, 5173]) assert.match(sandbox.ports[p]!, /^http:\/\/127\.0\.0\.1:\d+$/);
+    await withClient(sandbox, async (c) => {
+      await c.call('serveHttp', [3000, 'from inside']);
+      await c.call('serveHttp', [5173, 'second']);
+    });
+    assert.is(await (await fetch(sandbox.ports[3000]!)).text(), 'from inside');
+    assert.is(await (await fetch(sandbox.ports[5173]!)).text(), 'second');
+  });
+});
+
+test('published ports on the host network are the port itself', async () => {
+  const port = await freeLoopbackPort();
+  await withSandbox({ network: 'host', ports: [port] }, async (sandbox) => {
+    assert.is(sandbox.ports[port], `http://127.0.0.1:${port}`);
+    await withClient(sandbox, (c) => c.call('serveHttp', [port, 'host net']));
+    assert.is(await (await fetch(sandbox.ports[port]!)).text(), 'host net');
+  });
+});
+
+test('ports that cannot be published are refused, naming the option', async () => {
+  const d = new DockerDeployment();
+  const base = { image: ctx.busybox, bundle: BUNDLE, labels };
+  await rejects(d.create({ ...base, network: 'none', ports: [3000] }), /`ports` cannot be published with `network: "none"`/);
+  await rejects(d.create({ ...base, ports: [0] }), /`ports`: 0 is not a port number/);
+  await rejects(d.create({ ...base, ports: [70000] }), /`ports`: 70000 is not a port number/);
+  await rejects(d.create({ ...base, ports: [3000, 3000] }), /`ports`: 3000 is listed twice/);
+  await rejects(d.create({ ...base, ports: [8000] }), /`ports`: 8000 is the runtime's own port/);
+  await rejects(d.create({ ...base, network: 'wifi' as never }), /`network` must be one of "none", "default", "host", got "wifi"/);
+  assert.is((await containersWith(docker!, `${RUN_LABEL}=${RUN}`)).filter((c) => c.Id !== ctx.target).length, 0, 'nothing was created');
+});
+
+async function cleanup(): Promise<void> {
+  for (const c of await containersWith(docker!, `${RUN_LABEL}=${RUN}`)) await docker!.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+  if (ctx.imageId) await removeBundle(docker!, ctx.imageId);
+  if (ctx.temp) rmSync(ctx.temp, { recursive: true, force: true });
+}
+
+test('finally: nothing of this file remains', async () => {
+  await cleanup();
+  assert.is((await containersWith(docker!, `${RUN_LABEL}=${RUN}`)).length, 0);
+  assert.equal(mySocketDirs(), []);
+});
+test.after(cleanup);
+
+if (docker) test.run();

@@ -14,6 +14,7 @@
  * `fork(d, sb, { ...config, env: { BRANCH: '2' } })`.
  */
 import { AgentixError } from '../runtime/wire/errors.js';
+import { isLocalSnapshot } from './local-temp.js';
 import type { Deployment, Sandbox, SandboxConfig } from './types.js';
 
 /** A forked sandbox, and the snapshot image it started from (more forks can start from it too). */
@@ -21,7 +22,7 @@ export type ForkedSandbox = Sandbox & { snapshot: string };
 
 /**
  * Snapshots `sandbox` (`deployment.snapshot`) and creates a new sandbox from
- * it with `config` (its `image` replaced by the snapshot). The snapshot image
+ * it with `config` (its `image` replaced by the snapshot). The snapshot
  * stays after the fork is deleted: `agentix gc` removes it once its owner
  * process is gone, or remove it yourself (`docker rmi`).
  */
@@ -31,11 +32,17 @@ export async function fork(deployment: Deployment, sandbox: Sandbox | string, co
   if (typeof id !== 'string' || !id) throw new AgentixError('INVALID_ARGUMENT', `fork: the second argument must be a Sandbox (or its id), got ${JSON.stringify(sandbox)}`);
   if (!config || typeof config !== 'object') throw new AgentixError('INVALID_ARGUMENT', 'fork: the third argument must be the SandboxConfig the fork is created with (usually the original\'s)');
   if (typeof deployment.snapshot !== 'function')
-    throw new AgentixError('INVALID_ARGUMENT', `fork: the ${backendName(deployment)} deployment cannot snapshot a sandbox (it has no snapshot()), so it cannot fork one; the docker deployment can`, {
+    throw new AgentixError('INVALID_ARGUMENT', `fork: the ${backendName(deployment)} deployment cannot snapshot a sandbox (it has no snapshot()), so it cannot fork one; the docker and local deployments can`, {
       backend: backendName(deployment),
     });
   const snapshot = await deployment.snapshot(id);
-  const forked = await deployment.create({ ...config, image: snapshot });
+  const forkConfig: SandboxConfig = { ...config, image: snapshot };
+  // A local snapshot is a copy of the sandbox's working directory, and a fork
+  // runs in its own copy of it: the original's `workdir` (a host path) is what
+  // was copied, not where the fork runs, and the local backend refuses both.
+  // In a container, `workdir` is a path inside the snapshot and stays.
+  if (isLocalSnapshot(snapshot)) delete forkConfig.workdir;
+  const forked = await deployment.create(forkConfig);
   return { ...forked, snapshot };
 }
 

@@ -74,6 +74,30 @@ test('a pool hands out running containers that answer calls; release and close r
   assert.is((await mine()).length, 0, 'close removed the idle containers and those being created');
 });
 
+test('a pool of sandboxes without network hands out the warm one: its health look goes through the Unix socket', async () => {
+  const d = new DockerDeployment();
+  const pool = createPool(d, { ...ctx.config, network: 'none' }, { size: 1 });
+  try {
+    const end = Date.now() + 120_000;
+    while (pool.stats().idle < 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    const before = (await mine()).map((c) => c.Id);
+    assert.is(before.length, 1, 'one warm sandbox');
+    const sb = await pool.claim({ timeoutMs: 120_000 });
+    assert.match(sb.runtimeUrl, /^ws\+unix:\/\//);
+    assert.is(sb.id, before[0], 'the warm sandbox passed its look (a failed look would discard it and hand out a new one)');
+    const client = await RuntimeClient.connect(sb);
+    try {
+      assert.is(await client.call('hello', ['offline']), 'hello offline');
+    } finally {
+      await client.close();
+    }
+    await pool.release(sb);
+  } finally {
+    await pool.close();
+  }
+  assert.is((await mine()).length, 0);
+});
+
 test('a task image that does not exist fails claims with the engine\'s error as cause, never an unhandled rejection', async () => {
   const d = new DockerDeployment();
   const pool = createPool(d, { ...ctx.config, image: `${RUN}-no-such-image:0` }, { size: 2, attempts: 2, backoffMs: 10 });

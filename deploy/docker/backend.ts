@@ -43,6 +43,8 @@ export class DockerDeployment implements Deployment {
   /** bundle image ID → carrier container name, one creation in flight per bundle in this process */
   private readonly carriers = new Map<string, Promise<string>>();
   private readonly memo = new SandboxMemo();
+  /** sandbox id → the timer that deletes it at the end of its lifetime */
+  private readonly lifetimes = new Map<string, NodeJS.Timeout>();
 
   constructor() {
     this.docker = dockerFromEnv();
@@ -166,6 +168,8 @@ export class DockerDeployment implements Deployment {
 
   async delete(id: string): Promise<void> {
     checkId(id);
+    clearTimeout(this.lifetimes.get(id));
+    this.lifetimes.delete(id);
     const container = this.docker.getContainer(id);
     try {
       const info = await container.inspect(bounded());
@@ -216,6 +220,7 @@ export class DockerDeployment implements Deployment {
   private expireAt(id: string, at: number): void {
     const timer = setTimeout(() => void this.delete(id).catch(() => undefined), Math.max(0, at - Date.now()));
     timer.unref();
+    this.lifetimes.set(id, timer);
   }
 
   /** `docker commit` of the task container, without its token or runtime env (snapshot.ts). */

@@ -87,7 +87,13 @@ export class KubernetesDeployment implements Deployment {
     let started = Date.now();
     const name = `agentix-${randomBytes(5).toString('hex')}`;
     const { token, env: tokenEnv } = sandboxToken();
-    const labels: Record<string, string> = { ...config.labels, [LABELS.sandbox]: '1', ...ownerLabels(), [LABELS.createId]: name };
+    const labels: Record<string, string> = {
+      ...config.labels,
+      [LABELS.sandbox]: '1',
+      ...ownerLabels(),
+      [LABELS.createId]: name,
+      ...(config.lifetimeMs ? { [LABELS.expiresAt]: String(Date.now() + config.lifetimeMs) } : {}),
+    };
     const annotations: Record<string, string> = { [LABELS.bundle]: config.bundle, [LABELS.image]: config.image };
     const { secret, pod } = sandboxObjects({
       name,
@@ -132,6 +138,11 @@ export class KubernetesDeployment implements Deployment {
       const runtimeUrl = await this.reach(name, r.podIP, timeoutMs, started + timeoutMs, startup.signal);
       clearTimeout(startupTimer);
       this.memo.remember({ id: name, state: 'running', created: new Date(started), image: config.image, bundle: config.bundle, runtimeUrl });
+      if (config.lifetimeMs) {
+        // while this process lives it deletes the sandbox at its lifetime; after, the deadline and gc do
+        const timer = setTimeout(() => void this.delete(name).catch(() => undefined), Math.max(0, started + config.lifetimeMs - Date.now()));
+        timer.unref();
+      }
       return { id: name, runtimeUrl, token, ports: {} };
     } catch (err) {
       clearTimeout(startupTimer);

@@ -1,9 +1,10 @@
 /**
  * `agentix gc` on a cluster: the sandboxes (pods) and token Secrets a crashed
  * host left in the namespace, found by the shared labels and judged by the
- * same owner rule as on Docker (shared/labels.ts).
+ * same owner rule as on Docker (shared/labels.ts); a pod past its
+ * `lifetimeMs` (label agentix.expires-at) whoever owns it.
  */
-import { LABELS } from '../shared/labels.js';
+import { expired, LABELS } from '../shared/labels.js';
 import type { Removed } from '../shared/removed.js';
 import { apiMessage, apiStatus, type KubeApi } from './api.js';
 
@@ -30,7 +31,8 @@ export async function collectClusterGarbage(
   for (const pod of pods.items) {
     const name = pod.metadata?.name ?? '';
     podNames.add(name);
-    if (opts.keep?.(pod.metadata?.labels ?? {})) continue;
+    // past its lifetime a pod goes even while its owner lives (activeDeadlineSeconds only stops it)
+    if (!expired(pod.metadata?.labels ?? {}) && opts.keep?.(pod.metadata?.labels ?? {})) continue;
     if (!opts.dryRun)
       await api.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 }).catch((err) => {
         if (apiStatus(err) !== 404) throw new Error(`cannot delete pod ${name}: ${apiMessage(err)}`);
@@ -44,7 +46,7 @@ export async function collectClusterGarbage(
     if (podNames.has(name)) continue; // its sandbox stays
     const created = secret.metadata?.creationTimestamp ? new Date(secret.metadata.creationTimestamp).getTime() : 0;
     const young = Date.now() - created < LONE_SECRET_GRACE_MS;
-    if (opts.keep?.(secret.metadata?.labels ?? {}) && young) continue;
+    if (!expired(secret.metadata?.labels ?? {}) && opts.keep?.(secret.metadata?.labels ?? {}) && young) continue;
     if (!opts.dryRun)
       await api.core.deleteNamespacedSecret({ name, namespace }).catch((err) => {
         if (apiStatus(err) !== 404) throw new Error(`cannot delete secret ${name}: ${apiMessage(err)}`);

@@ -10,6 +10,7 @@
  *                      inject=copy   an emptyDir that an init container from the bundle image fills first
  */
 import { NIX_ROOT, NODE_PATH, ENTRYPOINT, SANDBOX_PORT } from '../../bundle/layout.js';
+import { AgentixError } from '../../runtime/wire/errors.js';
 import { numericUser } from '../shared/config.js';
 import type { SandboxConfig } from '../types.js';
 import type { InjectMode } from './settings.js';
@@ -106,6 +107,9 @@ export function sandboxObjects(p: PodInputs): SandboxObjects {
       // what Docker's Init does for the Docker backend
       shareProcessNamespace: true,
       terminationGracePeriodSeconds: TERMINATION_GRACE_S,
+      // `lifetimeMs`: the kubelet ends the pod then, even if its host died (the runtime exits by itself too,
+      // AGENTIX_LIFETIME_MS); `agentix gc` removes what is left, found by the agentix.expires-at label
+      ...(p.config.lifetimeMs ? { activeDeadlineSeconds: Math.max(1, Math.ceil(p.config.lifetimeMs / 1000)) } : {}),
       ...(p.runtimeClass ? { runtimeClassName: p.runtimeClass } : {}),
       ...(p.imagePullSecrets.length ? { imagePullSecrets: p.imagePullSecrets.map((name) => ({ name })) } : {}),
       ...(nodeSelector ? { nodeSelector } : {}),
@@ -145,9 +149,13 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 /** What only Kubernetes refuses, said before anything is sent. */
 export function checkK8sConfig(config: SandboxConfig): void {
   const bad = (what: string): never => {
-    throw new Error(`invalid SandboxConfig for Kubernetes: ${what}`);
+    throw new AgentixError('INVALID_ARGUMENT', `invalid SandboxConfig for Kubernetes: ${what}`);
   };
   if (config.user !== undefined && !numericUser(config.user)) bad(`\`user\` must be numeric (uid or uid:gid) on Kubernetes, got ${JSON.stringify(config.user)}: a pod cannot name a user of its image`);
+  // what the Kubernetes backend does not do (yet): refused rather than silently ignored
+  if (config.network === 'none' || config.network === 'host')
+    bad(`\`network: ${JSON.stringify(config.network)}\` is not supported on Kubernetes (only "default"): use a NetworkPolicy for a pod without egress, or the docker deployment`);
+  if (config.ports?.length) bad('`ports` is not supported on Kubernetes: reach a pod\'s port with kubectl port-forward, or use the docker deployment');
   if (config.workdir !== undefined && !config.workdir.startsWith('/')) bad(`\`workdir\` must be an absolute path, got ${JSON.stringify(config.workdir)}`);
   for (const [k, v] of Object.entries(config.labels ?? {})) {
     const slash = k.lastIndexOf('/');

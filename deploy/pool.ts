@@ -11,8 +11,9 @@
  * /health look (a sandbox can die while idle), and starts its replacement in
  * the background. Creations run at most `concurrency` at a time. A failed
  * creation is retried after a doubling pause; after `attempts` failures in a
- * row the claims waiting fail with the last creation error as their cause,
- * and the pool stops trying until the next claim. Nothing it does in the
+ * row (or at once when the backend refuses the config as INVALID_ARGUMENT)
+ * the claims waiting fail with the last creation error as their cause, and
+ * the pool stops trying until the next claim. Nothing it does in the
  * background can reject unobserved: every promise it starts is caught and
  * tracked, and `close()` waits for all of them.
  */
@@ -330,13 +331,15 @@ class WarmPool implements Pool {
     this.failures++;
     this.lastError = err;
     if (this.closed) return;
-    if (this.failures >= this.attempts) {
+    // A config the backend refuses stays refused: trying again only delays the answer.
+    const refused = isInvalidArgument(err);
+    if (refused || this.failures >= this.attempts) {
       this.stalled = true;
       const what = `from image ${JSON.stringify(this.config.image)} with bundle ${JSON.stringify(this.config.bundle)}`;
-      for (const w of this.waiters.splice(0))
-        w.reject(
-          new AgentixError('UNAVAILABLE', `pool: ${this.failures} sandbox creations in a row failed (${what}); the last: ${messageOf(err)}. The pool stops trying until the next claim().`, undefined, { cause: err }),
-        );
+      const error = refused
+        ? new AgentixError('INVALID_ARGUMENT', `pool: the backend refused the sandbox config (${what}): ${messageOf(err)}`, undefined, { cause: err })
+        : new AgentixError('UNAVAILABLE', `pool: ${this.failures} sandbox creations in a row failed (${what}); the last: ${messageOf(err)}. The pool stops trying until the next claim().`, undefined, { cause: err });
+      for (const w of this.waiters.splice(0)) w.reject(error);
       return;
     }
     if (this.retryTimer) return;
@@ -397,6 +400,11 @@ function closedError(): AgentixError {
 
 function cancelledError(): AgentixError {
   return new AgentixError('CANCELLED', 'pool.claim was cancelled (its signal aborted) before a sandbox was ready');
+}
+
+/** An AgentixError INVALID_ARGUMENT, also from a backend with its own copy of agentix (so not by instanceof). */
+function isInvalidArgument(err: unknown): boolean {
+  return err instanceof Error && err.name === 'AgentixError' && (err as { code?: unknown }).code === 'INVALID_ARGUMENT';
 }
 
 function messageOf(err: unknown): string {

@@ -184,13 +184,14 @@ pool('an idle sandbox that died while idle is not handed out, and is deleted', a
 
 pool('creation failures surface on claim as an AgentixError whose cause is the last failure, and never as an unhandled rejection', async () => {
   const d = await watched();
-  const p = createPool(d, { image: '', bundle: `${repoRoot}/fixtures/does-not-exist` }, { size: 2, concurrency: 1, attempts: 3, backoffMs: 5 });
+  // A runtime that never answers in time: every creation fails, after starting a real server.
+  const p = createPool(d, { ...config, startupTimeoutMs: 1 }, { size: 2, concurrency: 1, attempts: 3, backoffMs: 5 });
   try {
     const err = await rejection(p.claim({ timeoutMs: 30_000 }));
     assert.is(err.code, 'UNAVAILABLE');
     assert.match(err.message, /3 sandbox creations in a row failed/);
-    assert.match(err.message, /does-not-exist/);
-    assert.ok(err.cause instanceof Error && /does-not-exist/.test(err.cause.message), 'the cause is the backend\'s own error');
+    assert.match(err.message, /did not start within 1 ms/);
+    assert.ok(err.cause instanceof Error && /did not start within 1 ms/.test(err.cause.message), 'the cause is the backend\'s own error');
     assert.is(d.attempts, 3, 'the pool stopped after its attempts');
     assert.is(p.stats().creating, 0);
     assert.ok(p.stats().lastError instanceof Error);
@@ -203,6 +204,21 @@ pool('creation failures surface on claim as an AgentixError whose cause is the l
   }
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(unhandled, [], 'no unhandled rejection');
+});
+
+pool('a config the backend refuses (a missing project) fails the claim at once with INVALID_ARGUMENT: retrying cannot help', async () => {
+  const d = await watched();
+  const p = createPool(d, { image: '', bundle: `${repoRoot}/fixtures/does-not-exist` }, { size: 2, concurrency: 1, attempts: 5, backoffMs: 5 });
+  try {
+    const err = await rejection(p.claim({ timeoutMs: 30_000 }));
+    assert.is(err.code, 'INVALID_ARGUMENT');
+    assert.match(err.message, /the backend refused the sandbox config/);
+    assert.match(err.message, /does-not-exist does not exist/);
+    assert.ok(err.cause instanceof AgentixError);
+    assert.is(d.attempts, 1, 'one attempt, no retries');
+  } finally {
+    await p.close();
+  }
 });
 
 pool('a creation that fails is retried with a pause until one succeeds', async () => {

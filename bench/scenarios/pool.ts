@@ -38,7 +38,7 @@ export interface PoolBackendFigures {
   /** The pool's size and creation concurrency. */
   size: number;
   concurrency: number;
-  /** claim() → resolved, each with an idle sandbox ready */
+  /** claim() → resolved, each from a full pool with no creation running */
   warmClaim?: ClaimLatency | Failed;
   /** `claims` claimed back to back from a warm pool (each released at once): most wait for a creation */
   refill?: { claims: number; wallMs: number; claimsPerSec: number; fromIdle: number } | Failed;
@@ -50,11 +50,11 @@ export interface PoolFigures {
   docker?: PoolBackendFigures | Failed | Skipped;
 }
 
-/** Rounds of `size` warm claims, and the claims of the refill run, per mode. */
-function counts(plan: Plan): { size: number; rounds: number; refillClaims: number } {
-  if (plan.mode === 'smoke') return { size: 2, rounds: 1, refillClaims: 4 };
-  if (plan.mode === 'quick') return { size: 4, rounds: 4, refillClaims: 12 };
-  return { size: 4, rounds: 12, refillClaims: 24 };
+/** Warm claims measured, and the claims of the refill run, per mode. */
+function counts(plan: Plan): { size: number; warmClaims: number; refillClaims: number } {
+  if (plan.mode === 'smoke') return { size: 2, warmClaims: 2, refillClaims: 4 };
+  if (plan.mode === 'quick') return { size: 4, warmClaims: 12, refillClaims: 12 };
+  return { size: 4, warmClaims: 40, refillClaims: 24 };
 }
 
 export async function runPool(plan: Plan, log: (s: string) => void): Promise<PoolFigures> {
@@ -101,7 +101,7 @@ async function measurePool(name: 'docker' | 'local', config: SandboxConfig, plan
   const { loadDeployment } = await import('../../deploy/load.js');
   const { createPool } = await import('../../deploy/pool.js');
   const dep: Deployment = new (await loadDeployment(name))();
-  const { size, rounds, refillClaims } = counts(plan);
+  const { size, warmClaims, refillClaims } = counts(plan);
   const pool = createPool(dep, config, { size });
   const concurrency = Math.min(size, 4);
   const figures: PoolBackendFigures = { size, concurrency };
@@ -120,18 +120,16 @@ async function measurePool(name: 'docker' | 'local', config: SandboxConfig, plan
 
     try {
       const samples: number[] = [];
-      for (let r = 0; r < rounds; r++) {
+      for (let i = 0; i < warmClaims; i++) {
+        // Full and quiet before each claim: what is measured is the claim, not a
+        // replacement's start competing with it (a local create spawns a process
+        // on this thread; back-to-back claims are the refill figure's business).
         await untilWarm(pool);
-        // `size` claims in a row: each finds an idle sandbox (the replacements start meanwhile)
-        const batch: Sandbox[] = [];
-        for (let i = 0; i < size; i++) {
-          const t0 = performance.now();
-          const sb = await withTimeout(pool.claim(), WAIT_MS, 'claim');
-          samples.push(performance.now() - t0);
-          claimed.add(sb);
-          batch.push(sb);
-        }
-        await Promise.all(batch.map(release));
+        const t0 = performance.now();
+        const sb = await withTimeout(pool.claim(), WAIT_MS, 'claim');
+        samples.push(performance.now() - t0);
+        claimed.add(sb);
+        await release(sb);
       }
       const s = samples.sort((a, b) => a - b);
       figures.warmClaim = { p50Ms: round(percentile(s, 50)), p99Ms: round(percentile(s, 99)), maxMs: round(s[s.length - 1]!), n: s.length };
@@ -168,7 +166,7 @@ async function untilWarm(pool: Pool): Promise<void> {
   const end = Date.now() + WAIT_MS;
   for (;;) {
     const s = pool.stats();
-    if (s.idle >= s.size) return;
+    if (s.idle >= s.size && s.creating === 0) return;
     if (s.failures > 0 && s.creating === 0 && s.failures >= 5) throw new Error(`the pool cannot create sandboxes: ${briefError(s.lastError)}`);
     if (Date.now() > end) throw new Error(`the pool did not fill within ${WAIT_MS} ms (${JSON.stringify({ ...s, lastError: undefined })})`);
     await new Promise((r) => setTimeout(r, 20));

@@ -65,8 +65,6 @@ export class LocalDeployment implements Deployment {
     if (!config.bundle) throw new Error('local deployment: config.bundle must be the project directory to serve');
     checkSandboxOptions(config);
     const fromSnapshot = isLocalSnapshot(config.image);
-    if (fromSnapshot && config.workdir)
-      throw new AgentixError('INVALID_ARGUMENT', 'invalid SandboxConfig: `workdir` cannot be given with a local snapshot as `image`: the sandbox runs in its own copy of the snapshot');
     const prefix = config.network === 'none' ? noNetworkPrefix() : [];
     const projectDir = resolve(config.bundle);
     const runDir = await prepare(projectDir);
@@ -77,6 +75,8 @@ export class LocalDeployment implements Deployment {
     let bind: Record<string, string> = { AGENTIX_BIND_PORT: '0', AGENTIX_BIND_HOST: '127.0.0.1' };
     try {
       if (fromSnapshot) {
+        // the snapshot *is* the working directory it copied: `workdir` (the original's, as
+        // `{ ...config, image: ref }` passes it on) is where it came from, not where to run
         const fork = forkSnapshot(config.image);
         temp.push(fork.dir);
         cwd = fork.workdir;

@@ -21,6 +21,7 @@ import { LABELS, ownerLabels } from '../shared/labels.js';
 import { SandboxMemo } from '../shared/memo.js';
 import { runtimeEnv } from '../shared/runtime-env.js';
 import { sandboxToken } from '../shared/token.js';
+import { AgentixError } from '../../runtime/wire/errors.js';
 import type { Deployment, Sandbox, SandboxConfig, SandboxInfo, SandboxState } from '../types.js';
 import { carrierGone, ensureCarrier } from './carrier.js';
 import { removeContainer } from './gc.js';
@@ -55,6 +56,9 @@ export class DockerDeployment implements Deployment {
 
   async create(config: SandboxConfig): Promise<Sandbox> {
     checkConfig(config);
+    // the socket directory is bind-mounted by its path on this host: a remote engine would mount its own
+    if (config.network === 'none' && !this.engine.startsWith('unix://'))
+      throw new AgentixError('INVALID_ARGUMENT', `invalid SandboxConfig: \`network: "none"\` needs a Docker engine on this host (DOCKER_HOST=${this.engine}): the runtime's socket directory is bind-mounted from here`);
     await (this.ping ??= pingEngine(this.docker, this.engine).catch((err) => {
       this.ping = undefined; // the next create asks again
       throw err;

@@ -22,6 +22,7 @@ import { RuntimeClient } from '../../runtime/client/client.js';
 import { rejects } from '../support/assert.js';
 import { runGc, sandboxOfCrashedHost } from '../support/crash.js';
 import { containersWith, engineOrSkip, removeBundle, taskImage } from '../support/docker.js';
+import { withEnv } from '../support/env.js';
 import { repoRoot } from '../support/serve.js';
 
 const docker = await engineOrSkip('docker network and ports');
@@ -181,6 +182,11 @@ test('ports that cannot be published are refused, naming the option', async () =
   await rejects(d.create({ ...base, ports: [8000] }), /`ports`: 8000 is the runtime's own port/);
   await rejects(d.create({ ...base, network: 'wifi' as never }), /`network` must be one of "none", "default", "host", got "wifi"/);
   assert.is((await containersWith(docker!, `${RUN_LABEL}=${RUN}`)).filter((c) => c.Id !== ctx.target).length, 0, 'nothing was created');
+});
+
+test("network 'none' with an engine on another host is refused (the socket directory could not be mounted)", async () => {
+  const remote = withEnv({ DOCKER_HOST: 'tcp://127.0.0.1:1' }, () => new DockerDeployment());
+  await rejects(remote.create({ image: ctx.busybox, bundle: BUNDLE, labels, network: 'none' }), /`network: "none"` needs a Docker engine on this host \(DOCKER_HOST=tcp:\/\/127\.0\.0\.1:1\)/);
 });
 
 async function cleanup(): Promise<void> {

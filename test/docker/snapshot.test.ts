@@ -143,6 +143,34 @@ test("the snapshot image holds neither the bundle's /nix nor the sandbox's token
   }
 });
 
+test("a fork does not inherit the original's network, socket directory or lifetime through the snapshot", async () => {
+  const d = new DockerDeployment();
+  const original = await d.create({ image: ctx.busybox, bundle: BUNDLE, labels, network: 'none', lifetimeMs: 600_000 });
+  let ref = '';
+  try {
+    ref = await d.snapshot(original.id);
+    const fork = await d.create({ image: ref, bundle: BUNDLE, labels });
+    try {
+      assert.match(fork.runtimeUrl, /^ws:\/\/127\.0\.0\.1:\d+$/);
+      const c = await docker!.getContainer(fork.id).inspect();
+      assert.is(c.Config.Labels[LABELS.expiresAt], '', 'no lifetime of its own, none inherited');
+      assert.is(c.Config.Labels[LABELS.socketDir], '');
+      assert.not.ok((c.Config.Env ?? []).some((e) => e.startsWith('AGENTIX_LIFETIME_MS=') || e.startsWith('AGENTIX_BIND_SOCKET=')), c.Config.Env.join(' '));
+      const client = await RuntimeClient.connect(fork);
+      try {
+        assert.is(await client.call('hello', ['fork']), 'hello fork');
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await d.delete(fork.id);
+    }
+  } finally {
+    await d.delete(original.id);
+    if (ref) await docker!.getImage(ref).remove({ force: true }).catch(() => undefined);
+  }
+});
+
 test('snapshot() refuses what is not a running sandbox, with the id in the message', async () => {
   const d = new DockerDeployment();
   const err = (await d.snapshot('0123456789ab').catch((e: Error) => e)) as Error;

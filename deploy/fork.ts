@@ -14,7 +14,6 @@
  * `fork(d, sb, { ...config, env: { BRANCH: '2' } })`.
  */
 import { AgentixError } from '../runtime/wire/errors.js';
-import { isLocalSnapshot } from './local-temp.js';
 import type { Deployment, Sandbox, SandboxConfig } from './types.js';
 
 /** A forked sandbox, and the snapshot image it started from (more forks can start from it too). */
@@ -36,13 +35,9 @@ export async function fork(deployment: Deployment, sandbox: Sandbox | string, co
       backend: backendName(deployment),
     });
   const snapshot = await deployment.snapshot(id);
-  const forkConfig: SandboxConfig = { ...config, image: snapshot };
-  // A local snapshot is a copy of the sandbox's working directory, and a fork
-  // runs in its own copy of it: the original's `workdir` (a host path) is what
-  // was copied, not where the fork runs, and the local backend refuses both.
-  // In a container, `workdir` is a path inside the snapshot and stays.
-  if (isLocalSnapshot(snapshot)) delete forkConfig.workdir;
-  const forked = await deployment.create(forkConfig);
+  // Every field but `image` as given: in a container `workdir` is a path inside
+  // the snapshot; the local backend runs a fork in its copy of the original's.
+  const forked = await deployment.create({ ...config, image: snapshot });
   return { ...forked, snapshot };
 }
 

@@ -9,6 +9,8 @@
  * No engine: skipped with the reason printed (CI=true: fails).
  */
 import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildBundle } from '../../bundle/index.js';
@@ -35,6 +37,9 @@ const ctx = {} as { fixture: FixtureCopy; imageId: string; config: SandboxConfig
 const test = suite('docker: warm pools and fork');
 test.before(async () => {
   ctx.fixture = copyHelloFixture();
+  // A bundle image of its own: other files build the hello fixture with the same
+  // tools, and removing a bundle goes by image ID (so would take this one's along).
+  appendFileSync(join(ctx.fixture.dir, 'src', 'index.ts'), `\nexport const poolTestRun = ${JSON.stringify(RUN)};\n`);
   const [built, busybox] = await Promise.all([buildBundle({ projectDir: ctx.fixture.dir, tag: BUNDLE, generate: false, tools: ['bash', 'coreutils'] }), taskImage(docker!, 'busybox')]);
   ctx.imageId = built.imageId;
   ctx.config = { image: busybox, bundle: BUNDLE, labels };

@@ -16,6 +16,10 @@ export { RuntimeServer } from './runtime/server/server.js';
 export type { ServerOptions } from './runtime/server/server.js';
 export { session } from './deploy/session.js';
 export { loadDeployment } from './deploy/load.js';
+export { createPool } from './deploy/pool.js';
+export type { Pool, PoolOptions, PoolStats, ClaimOptions } from './deploy/pool.js';
+export { fork } from './deploy/fork.js';
+export type { ForkedSandbox } from './deploy/fork.js';
 export type { Deployment, DeploymentClass, Sandbox, SandboxConfig, SandboxInfo, SandboxState } from './deploy/types.js';
 export type { BuildOptions, BuildResult } from './bundle/index.js';
 

@@ -1,0 +1,104 @@
+/**
+ * fork() on the local deployment, whose snapshot is a copy of the sandbox's
+ * working directory: the fork has the files written before, runs in a copy of
+ * its own, and the original keeps running. A backend without snapshot() gets
+ * a clear error that names it, before anything is created. Forking on Docker:
+ * test/docker/pool.test.ts.
+ */
+import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { AgentixError, fork, loadDeployment, RuntimeClient, type Deployment, type Sandbox, type SandboxConfig } from '../../index.js';
+import { LOCAL_SNAPSHOT_SCHEME, removeLocalTempDir } from '../../deploy/local-temp.js';
+import { repoRoot } from '../support/serve.js';
+
+const ctx = {} as { temp: string; project: string };
+
+const test = suite('fork');
+test.before(() => {
+  ctx.temp = mkdtempSync(join(tmpdir(), 'agentix-fork-test-'));
+  ctx.project = join(ctx.temp, 'p');
+  cpSync(join(repoRoot, 'test/deploy/sandbox-fixture'), ctx.project, { recursive: true, filter: (src) => !src.includes('/.agentix') && !src.includes('/agentix-gen') });
+  symlinkSync(join(repoRoot, 'node_modules'), join(ctx.project, 'node_modules'));
+});
+test.after(() => rmSync(ctx.temp, { recursive: true, force: true }));
+
+async function withClient<T>(sb: Sandbox, fn: (c: RuntimeClient) => Promise<T>): Promise<T> {
+  const c = await RuntimeClient.connect(sb);
+  try {
+    return await fn(c);
+  } finally {
+    await c.close();
+  }
+}
+const read = async (c: RuntimeClient, path: string) => Buffer.from(await c.call<Uint8Array>('files.read', [path])).toString();
+
+test('a local fork has the files written before it, in a copy of its own; the original keeps running', async () => {
+  const d = new (await loadDeployment('local'))();
+  const config: SandboxConfig = { image: '', bundle: ctx.project, workdir: mkdtempSync(join(ctx.temp, 'work-')) };
+  const original = await d.create(config);
+  let snapshot = '';
+  try {
+    await withClient(original, (a) => a.call('files.write', ['state/progress', 'step-k']));
+    const child = await fork(d, original, { ...config, env: { BRANCH: 'b' } });
+    snapshot = child.snapshot;
+    try {
+      assert.ok(snapshot.startsWith(LOCAL_SNAPSHOT_SCHEME), snapshot);
+      await withClient(child, async (b) => {
+        assert.is(await read(b, 'state/progress'), 'step-k', 'the file written before the fork is there');
+        assert.is.not(await b.call<string>('cwd', []), config.workdir, 'the fork runs in its own copy');
+        await b.call('files.write', ['state/progress', 'fork']);
+      });
+    } finally {
+      await d.delete(child.id);
+    }
+    assert.is((await d.get(original.id)).state, 'running');
+    await withClient(original, async (a) => assert.is(await read(a, 'state/progress'), 'step-k', "the fork's writes stay in the fork"));
+  } finally {
+    await d.delete(original.id);
+    if (snapshot) removeLocalTempDir(snapshot.slice(LOCAL_SNAPSHOT_SCHEME.length));
+  }
+});
+
+/** A real backend (local) that does not offer snapshot(), as a backend without one would. */
+class NoSnapshotDeployment implements Deployment {
+  creates = 0;
+  constructor(private readonly inner: Deployment) {}
+  create(c: SandboxConfig) {
+    this.creates++;
+    return this.inner.create(c);
+  }
+  delete(id: string) {
+    return this.inner.delete(id);
+  }
+  get(id: string) {
+    return this.inner.get(id);
+  }
+}
+
+test('fork on a deployment without snapshot() fails with an AgentixError naming the backend, and creates nothing', async () => {
+  const local = new (await loadDeployment('local'))();
+  const d = new NoSnapshotDeployment(local);
+  const sb = await d.create({ image: '', bundle: ctx.project });
+  try {
+    const err = (await fork(d, sb, { image: '', bundle: ctx.project }).catch((e: unknown) => e)) as AgentixError;
+    assert.ok(err instanceof AgentixError, String(err));
+    assert.is(err.code, 'INVALID_ARGUMENT');
+    assert.match(err.message, /the nosnapshot deployment cannot snapshot a sandbox/);
+    assert.is(d.creates, 1, 'only the original was created');
+    assert.is((await d.get(sb.id)).state, 'running');
+  } finally {
+    await d.delete(sb.id);
+  }
+});
+
+test('fork refuses what is not a sandbox, naming the argument', async () => {
+  const d = new (await loadDeployment('local'))();
+  const err = (await fork(d, {} as never, { image: '', bundle: ctx.project }).catch((e: unknown) => e)) as AgentixError;
+  assert.ok(err instanceof AgentixError);
+  assert.match(err.message, /the second argument must be a Sandbox \(or its id\)/);
+});
+
+test.run();

@@ -7,7 +7,7 @@
  *   npm run bench -- --same-core       everything same-core: server and client both on CPU 0 (default: split-core,
  *                                      server CPU 0, client CPU 1, and unary once more same-core in the same run)
  *   npm run bench -- --only=raw-ws,agentix     only these transport systems
- *   npm run bench -- --skip=sandbox,tooling    leave scenario groups out (transport, sandbox, kubernetes, tooling)
+ *   npm run bench -- --skip=sandbox,tooling    leave scenario groups out (transport, sandbox, pool, kubernetes, tooling)
  *   npm run bench -- --out=DIR         write results there instead of bench/ (RESULTS.md, results/DATE.json, results/chart.svg)
  *   npm run bench -- --render=FILE     re-render RESULTS.md and the chart from an earlier results JSON
  *   npm run bench -- --readme          also put the run's tables into README.md (between its bench-tables markers)
@@ -26,16 +26,17 @@ import { runTransport } from './scenarios/transport.js';
 import { runSandboxes } from './scenarios/sandbox.js';
 import { runTooling } from './scenarios/tooling.js';
 import { kubernetesSection, runKubernetes, type KubernetesFigures } from './scenarios/kubernetes.js';
+import { poolSection, runPool, type PoolFigures } from './scenarios/pool.js';
 import { renderMarkdown } from './report/markdown.js';
 import { renderChart } from './report/chart.js';
 import { renderTable } from './report/table.js';
 import { README_BEGIN, README_END, readmeBlock, spliceReadme } from './report/readme.js';
 import type { BenchResults, Failed, Skipped } from './report/types.js';
 
-/** The results file: the report's shape plus the Kubernetes scenario's figures (rendered by its own section). */
-type Results = BenchResults & { kubernetes?: KubernetesFigures | Skipped | Failed };
+/** The results file: the report's shape plus the Kubernetes and pool scenarios' figures (each rendered by its own section). */
+type Results = BenchResults & { kubernetes?: KubernetesFigures | Skipped | Failed; pool?: PoolFigures | Skipped | Failed };
 
-const GROUPS = ['transport', 'sandbox', 'kubernetes', 'tooling'] as const;
+const GROUPS = ['transport', 'sandbox', 'pool', 'kubernetes', 'tooling'] as const;
 
 const USAGE = `usage: npm run bench -- [--quick|--full|--smoke] [--same-core] [--only=SYSTEMS] [--skip=GROUPS] [--out=DIR]
 
@@ -114,6 +115,7 @@ async function main(): Promise<number> {
     transport: [],
     sandbox: { skipped: 'not run (--skip)' },
     tooling: { skipped: 'not run (--skip)' },
+    pool: { skipped: 'not run (--skip)' },
     kubernetes: { skipped: 'not run (--skip)' },
     durationS: 0,
   };
@@ -125,6 +127,10 @@ async function main(): Promise<number> {
   if (!opts.skip.includes('sandbox')) {
     log('sandbox: create → first call');
     results.sandbox = await runSandboxes(plan, log);
+  }
+  if (!opts.skip.includes('pool')) {
+    log('pool: warm claims, claims while refilling');
+    results.pool = await runPool(plan, log).catch((err: Error) => ({ error: err.message }));
   }
   if (!opts.skip.includes('kubernetes')) {
     log('kubernetes: stand-in API server, create → ready, API requests per sandbox');
@@ -166,6 +172,7 @@ function writeReports(results: Results, out: string, jsonPath: string): void {
   const fuzz = existsSync(FUZZ_SECTION) ? `
 ${readFileSync(FUZZ_SECTION, 'utf8')}` : '';
   writeFileSync(join(out, 'RESULTS.md'), `${renderMarkdown(results, jsonPath)}
+${poolSection(results.pool)}
 ${kubernetesSection(results.kubernetes)}${fuzz}`);
   writeFileSync(join(out, 'results', 'chart.svg'), renderChart(results));
 }

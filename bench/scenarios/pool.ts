@@ -172,3 +172,24 @@ async function untilWarm(pool: Pool): Promise<void> {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** The figures as a markdown section of RESULTS.md. */
+export function poolSection(p: PoolFigures | Skipped | Failed | undefined): string {
+  const lines = ['## Warm pools: claim()', ''];
+  if (!p || 'skipped' in p) return [...lines, `Skipped: ${p && 'skipped' in p ? p.skipped : 'not run (--skip)'}.`, ''].join('\n');
+  if ('error' in p) return [...lines, `Failed: ${p.error}.`, ''].join('\n');
+  lines.push('A warm claim is `claim()` → resolved from a full, quiet pool (one /health look included); the refill figure claims back to back from a warm pool, releasing each at once, so most claims wait for a creation.', '');
+  lines.push('| deployment | pool size / concurrency | warm claim p50 / p99 / max | claims/s while it refills |', '| --- | ---: | ---: | ---: |');
+  for (const [name, f] of [['local', p.local], ['docker', p.docker]] as const) {
+    if (!f) continue;
+    if ('skipped' in f) lines.push(`| ${name} | skipped: ${f.skipped} | | |`);
+    else if ('error' in f) lines.push(`| ${name} | failed: ${f.error} | | |`);
+    else {
+      const w = !f.warmClaim ? '–' : 'error' in f.warmClaim ? `failed: ${f.warmClaim.error}` : `${f.warmClaim.p50Ms} / ${f.warmClaim.p99Ms} / ${f.warmClaim.maxMs} ms (n=${f.warmClaim.n})`;
+      const r = !f.refill ? '–' : 'error' in f.refill ? `failed: ${f.refill.error}` : `${f.refill.claimsPerSec} (${f.refill.claims} claims in ${f.refill.wallMs} ms, ${f.refill.fromIdle} from idle)`;
+      lines.push(`| ${name} | ${f.size} / ${f.concurrency} | ${w} | ${r} |`);
+    }
+  }
+  lines.push('');
+  return lines.join('\n');
+}

@@ -29,6 +29,7 @@ let results: {
   transport: System[];
   machine: { placement: { name: string }; otherPlacement?: { name: string } };
   sandbox: { docker?: { skipped?: string; error?: string; floor?: Floor } };
+  pool?: { local?: { warmClaim?: { p50Ms?: number; error?: string }; refill?: { claimsPerSec?: number; error?: string }; error?: string } };
   tooling: object;
 } | undefined;
 let stdout = '';
@@ -157,6 +158,14 @@ test('the Design targets table holds issue 12\'s targets, each with a verdict', 
 test('sandbox and tooling groups are reported, measured or with a reason', () => {
   assert.ok(Object.keys(results!.sandbox).length > 0);
   assert.ok(Object.keys(results!.tooling).length > 0);
+});
+
+test('a warm pool on the local deployment is measured: claim p50 and claims/s while it refills, in their own section', () => {
+  const local = results!.pool?.local;
+  assert.ok(local && !local.error, `pool on local: ${local?.error ?? 'missing'}`);
+  assert.ok((local!.warmClaim?.p50Ms ?? 0) > 0, `warm claim: ${JSON.stringify(local!.warmClaim)}`);
+  assert.ok((local!.refill?.claimsPerSec ?? 0) > 0, `refill: ${JSON.stringify(local!.refill)}`);
+  assert.match(sectionOf('Warm pools: claim()'), /\| local \| \d+ \/ \d+ \| [\d.]+ \/ /);
 });
 
 test('writes RESULTS.md with ratios to the floor, and a chart a browser can show', () => {

@@ -6,7 +6,8 @@
  * and a dead one must not reach a user. On loopback it costs about a
  * millisecond, less than `deployment.get` (an engine round trip on Docker).
  */
-import { request, type RequestOptions } from 'node:http';
+import type { RequestOptions } from 'node:http';
+import { healthOk } from './shared/health.js';
 
 const DEFAULT_TIMEOUT_MS = 1_000;
 
@@ -31,13 +32,5 @@ function target(runtimeUrl: string): Pick<RequestOptions, 'host' | 'port' | 'soc
 export function sandboxAnswers(runtimeUrl: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<boolean> {
   const where = target(runtimeUrl);
   if (!where) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const req = request({ ...where, path: '/health', method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(false));
-    req.end();
-  });
+  return healthOk(where.host ?? '', Number(where.port ?? 0), timeoutMs, where.socketPath);
 }

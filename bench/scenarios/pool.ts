@@ -6,11 +6,9 @@
  * always, on Docker when an engine answers (`docker info`). Every sandbox
  * made here is deleted, also on failure: claimed ones released, the pool closed.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { Deployment, Sandbox, SandboxConfig } from '../../deploy/types.js';
 import type { Pool } from '../../deploy/pool.js';
 import { briefError } from '../lib/errors.js';
@@ -19,9 +17,9 @@ import type { Plan } from '../lib/plan.js';
 import { copyBenchProject, type TempDir } from '../lib/project-copy.js';
 import { percentile, round } from '../lib/stats.js';
 import type { Failed, Skipped } from '../report/types.js';
+import { withDockerBundle } from '../lib/docker-bundle.js';
 import { firstCall } from './sandbox.js';
 
-const pexec = promisify(execFile);
 /** Its own tag: the sandbox scenario removes `agentix-bench:latest` when it ends, and other runs theirs. */
 const BENCH_TAG = `agentix-bench-pool-${process.pid}:1`;
 /** A claim or a refill that takes longer than this means something is stuck. */
@@ -74,27 +72,13 @@ export async function runPool(plan: Plan, log: (s: string) => void): Promise<Poo
   return out;
 }
 
-async function dockerFigures(plan: Plan, project: TempDir, log: (s: string) => void): Promise<PoolBackendFigures | Skipped> {
-  try {
-    await pexec('docker', ['info', '--format', '{{.ServerVersion}}'], { timeout: 15_000 });
-  } catch {
-    return { skipped: 'no engine (`docker info` failed)' };
-  }
-  const support = await import('../../test/support/docker.js');
-  const { dockerFromEnv } = await import('../../deploy/docker.js');
-  const docker = dockerFromEnv();
-  const image = await support.taskImage(docker, 'busybox');
-  log('  pool: docker: building the bench bundle');
-  const { buildBundle } = await import('../../bundle/index.js');
-  const built = await buildBundle({ projectDir: project.dir, tag: BENCH_TAG, load: true });
-  try {
+function dockerFigures(plan: Plan, project: TempDir, log: (s: string) => void): Promise<PoolBackendFigures | Skipped> {
+  return withDockerBundle(project, BENCH_TAG, log, async ({ image, built }) => {
     log(`  pool: docker on ${image}`);
     const figures = await measurePool('docker', { image, bundle: built.tag }, plan);
     figures.notes = [`task image ${image}`];
     return figures;
-  } finally {
-    await support.removeBundle(docker, built.imageId).catch((err: Error) => log(`  pool: docker: clean-up failed: ${err.message}`));
-  }
+  });
 }
 
 async function measurePool(name: 'docker' | 'local', config: SandboxConfig, plan: Plan): Promise<PoolBackendFigures> {

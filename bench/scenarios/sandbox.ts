@@ -19,6 +19,7 @@ import { copyBenchProject, type TempDir } from '../lib/project-copy.js';
 import { percentile, round } from '../lib/stats.js';
 import type { Distribution, DockerFloorFigures, SandboxBackendFigures, SandboxFigures } from '../report/types.js';
 import { briefError } from '../lib/errors.js';
+import { withDockerBundle } from '../lib/docker-bundle.js';
 
 const pexec = promisify(execFile);
 const BENCH_TAG = 'agentix-bench:latest';
@@ -38,30 +39,14 @@ export async function runSandboxes(plan: Plan, log: (s: string) => void): Promis
 }
 
 async function dockerFigures(plan: Plan, project: TempDir, log: (s: string) => void): Promise<SandboxBackendFigures | { skipped: string }> {
-  try {
-    await pexec('docker', ['info', '--format', '{{.ServerVersion}}'], { timeout: 15_000 });
-  } catch {
-    return { skipped: 'no engine (`docker info` failed)' };
-  }
-  // The task image and clean-up come from the docker tests' helpers: task images are made locally (no registry here).
-  const support = await import('../../test/support/docker.js');
-  const { dockerFromEnv } = await import('../../deploy/docker.js');
-  const docker = dockerFromEnv();
-  const image = await support.taskImage(docker, 'busybox');
-  log('  docker: building the bench bundle');
-  const { buildBundle } = await import('../../bundle/index.js');
-  const built = await buildBundle({ projectDir: project.dir, tag: BENCH_TAG, load: true });
-  try {
+  return withDockerBundle(project, BENCH_TAG, log, async ({ image, built }) => {
     log(`  docker: ${plan.sandboxes} sandboxes on ${image} one after another (each after one docker run of it), then ${plan.sandboxParallel} docker runs and ${plan.sandboxParallel} sandboxes at once`);
     const floor = dockerRunFloor(image);
     const figures = await measureBackend('docker', { image, bundle: built.tag }, plan.sandboxes, plan.sandboxParallel, floor);
     figures.floor = floor.figures();
     figures.notes = [`task image ${image}`, `bundle ${built.tag} (${built.layers.map((l) => `${l.name} ${sizeText(l.size)}`).join(', ')})`];
     return figures;
-  } finally {
-    // the carrier container, its volume and the bench image: nothing of the bench stays in the engine
-    await support.removeBundle(docker, built.imageId).catch((err: Error) => log(`  docker: clean-up failed: ${err.message}`));
-  }
+  });
 }
 
 interface Timed { firstCallMs: number; id: string }

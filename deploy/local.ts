@@ -22,6 +22,7 @@ import { AgentixError } from '../runtime/wire/errors.js';
 import { noNetworkPrefix } from './local-network.js';
 import { copyToSnapshot, forkSnapshot, isLocalSnapshot, localTempDir, removeLocalTempDir } from './local-temp.js';
 import { checkSandboxOptions } from './shared/config.js';
+import { lifetimeTimer, type LifetimeTimer } from './shared/lifetime-timer.js';
 import { sandboxToken } from './shared/token.js';
 import type { Deployment, Sandbox, SandboxConfig, SandboxInfo } from './types.js';
 
@@ -33,7 +34,7 @@ interface LocalSandbox {
   cwd: string;
   /** Temp dirs that go with the sandbox (its working copy of a snapshot, its socket dir). */
   temp: string[];
-  lifetime?: NodeJS.Timeout;
+  lifetime?: LifetimeTimer;
 }
 
 const DEFAULT_STARTUP_MS = 30_000;
@@ -120,10 +121,7 @@ export class LocalDeployment implements Deployment {
       if (info.state === 'running') info.state = 'exited';
     });
     // the server also stops itself (AGENTIX_LIFETIME_MS); this timer removes the rest (temp dirs) and stops a server that did not
-    if (config.lifetimeMs) {
-      sb.lifetime = setTimeout(() => void this.delete(id), config.lifetimeMs - (Date.now() - info.created.getTime()));
-      sb.lifetime.unref();
-    }
+    if (config.lifetimeMs) sb.lifetime = lifetimeTimer(info.created.getTime() + config.lifetimeMs, () => void this.delete(id));
     // the sandbox shares the host's network: a port it listens on is the host's port
     const ports = Object.fromEntries((config.ports ?? []).map((p) => [p, `http://127.0.0.1:${p}`]));
     return { id, runtimeUrl: info.runtimeUrl, token, ports };
@@ -146,7 +144,7 @@ export class LocalDeployment implements Deployment {
     if (!sb) return;
     this.sandboxes.delete(id);
     const { child } = sb;
-    clearTimeout(sb.lifetime);
+    sb.lifetime?.cancel();
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);

@@ -18,6 +18,7 @@ import { checkConfig, DEFAULT_STARTUP_MS } from '../shared/config.js';
 import { invalidId, startupFailure } from '../shared/errors.js';
 import { notHealthyWithin, waitHealthy } from '../shared/health.js';
 import { LABELS, ownerLabels } from '../shared/labels.js';
+import { lifetimeTimer, type LifetimeTimer } from '../shared/lifetime-timer.js';
 import { SandboxMemo } from '../shared/memo.js';
 import { runtimeEnv } from '../shared/runtime-env.js';
 import { sandboxToken } from '../shared/token.js';
@@ -45,7 +46,7 @@ export class DockerDeployment implements Deployment {
   private readonly carriers = new Map<string, Promise<string>>();
   private readonly memo = new SandboxMemo();
   /** sandbox id → the timer that deletes it at the end of its lifetime */
-  private readonly lifetimes = new Map<string, NodeJS.Timeout>();
+  private readonly lifetimes = new Map<string, LifetimeTimer>();
 
   constructor() {
     this.docker = dockerFromEnv();
@@ -172,7 +173,7 @@ export class DockerDeployment implements Deployment {
 
   async delete(id: string): Promise<void> {
     checkId(id);
-    clearTimeout(this.lifetimes.get(id));
+    this.lifetimes.get(id)?.cancel();
     this.lifetimes.delete(id);
     const container = this.docker.getContainer(id);
     try {
@@ -222,9 +223,7 @@ export class DockerDeployment implements Deployment {
    * The timer does not keep the process alive: after it, `agentix gc` removes it.
    */
   private expireAt(id: string, at: number): void {
-    const timer = setTimeout(() => void this.delete(id).catch(() => undefined), Math.max(0, at - Date.now()));
-    timer.unref();
-    this.lifetimes.set(id, timer);
+    this.lifetimes.set(id, lifetimeTimer(at, () => void this.delete(id).catch(() => undefined)));
   }
 
   /** `docker commit` of the task container, without its token or runtime env (snapshot.ts). */

@@ -1,0 +1,64 @@
+/**
+ * Docker sandbox options (`lifetimeMs`, `snapshot`, `network`) under hostile
+ * or unusual input, against a real engine: a lifetime longer than a Node
+ * timer can hold does not end the sandbox at once. Everything this file makes
+ * carries a run label and is removed at the end.
+ */
+import { randomBytes } from 'node:crypto';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { buildBundle } from '../../bundle/index.js';
+import { DockerDeployment } from '../../deploy/docker.js';
+import { RuntimeClient } from '../../runtime/client/client.js';
+import { copyHelloFixture, type FixtureCopy } from '../support/bundle-fixture.js';
+import { containersWith, engineOrSkip, removeBundle, taskImage } from '../support/docker.js';
+
+const docker = await engineOrSkip('docker sandbox options under hostile input');
+const RUN = `agentix-test-hostile-${process.pid}-${randomBytes(3).toString('hex')}`;
+const RUN_LABEL = 'agentix-test.run';
+const BUNDLE = `${RUN}:1`;
+const labels = { [RUN_LABEL]: RUN };
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const ctx = {} as { fixture: FixtureCopy; imageId: string; busybox: string };
+
+const test = suite('docker: sandbox options under hostile input');
+test.before(async () => {
+  ctx.fixture = copyHelloFixture();
+  const [built, busybox] = await Promise.all([buildBundle({ projectDir: ctx.fixture.dir, tag: BUNDLE, generate: false, tools: ['bash', 'coreutils'] }), taskImage(docker!, 'busybox')]);
+  Object.assign(ctx, { imageId: built.imageId, busybox });
+});
+
+test('a lifetimeMs longer than a Node timer holds (2^32 ms) does not delete the sandbox at once', async () => {
+  const d = new DockerDeployment();
+  // setTimeout turns any delay above 2^31-1 ms into 1 ms
+  const sandbox = await d.create({ image: ctx.busybox, bundle: BUNDLE, labels, lifetimeMs: 2 ** 32 });
+  try {
+    await pause(500); // far more than the 1 ms an overflowed timer waits
+    assert.is((await d.get(sandbox.id)).state, 'running');
+    const client = await RuntimeClient.connect(sandbox);
+    try {
+      assert.is(await client.call('hello', ['still here']), 'hello still here');
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await d.delete(sandbox.id);
+  }
+});
+
+async function cleanup(): Promise<void> {
+  for (const c of await containersWith(docker!, `${RUN_LABEL}=${RUN}`)) await docker!.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+  for (const img of await docker!.listImages({ filters: { label: [`${RUN_LABEL}=${RUN}`] } } as object)) await docker!.getImage(img.Id).remove({ force: true }).catch(() => undefined);
+  if (ctx.imageId) await removeBundle(docker!, ctx.imageId);
+  ctx.fixture?.remove();
+}
+
+test('finally: nothing of this file remains', async () => {
+  await cleanup();
+  assert.is((await containersWith(docker!, `${RUN_LABEL}=${RUN}`)).length, 0);
+  assert.is((await docker!.listImages({ filters: { label: [`${RUN_LABEL}=${RUN}`] } } as object)).length, 0);
+});
+test.after(cleanup);
+
+if (docker) test.run();

@@ -1,18 +1,24 @@
 /**
  * The local deployment's sandbox options under hostile or unusual input, with
  * real server processes: a lifetime longer than a Node timer can hold does
- * not end the sandbox at once.
+ * not end the sandbox at once; a server that cannot even be spawned (no such
+ * working directory, no `unshare` on the sandbox's PATH) fails `create` with a
+ * clear error instead of crashing the host process with an unhandled 'error'
+ * event, and leaves no temp dir behind.
  */
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { LocalDeployment } from '../../deploy/local.js';
+import { unshareProblem } from '../../deploy/local-network.js';
 import { RuntimeClient } from '../../runtime/client/client.js';
+import { rejects } from '../support/assert.js';
 import { repoRoot } from '../support/serve.js';
 
 const ctx = {} as { temp: string; project: string };
+const myTempDirs = () => readdirSync(tmpdir()).filter((n) => n.startsWith('agentix-local-') && n.includes(`-${process.pid}-`));
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const test = suite('local deployment: sandbox options under hostile input');
@@ -34,6 +40,37 @@ test('a lifetimeMs longer than a Node timer holds (2^32 ms) does not delete the 
     const client = await RuntimeClient.connect(sandbox);
     try {
       assert.is(await client.call('hello', ['still here']), 'hello still here');
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await d.delete(sandbox.id);
+  }
+});
+
+test('a workdir that does not exist (or is a file) is refused naming `workdir`; the host process lives on', async () => {
+  const d = new LocalDeployment();
+  const file = join(ctx.temp, 'a-file');
+  writeFileSync(file, 'x');
+  const before = myTempDirs();
+  for (const workdir of [join(ctx.temp, 'no-such-dir'), file])
+    await rejects(d.create({ image: '', bundle: ctx.project, workdir, startupTimeoutMs: 120_000 }), /`workdir`.*not a directory|`workdir`.*does not exist/);
+  // a snapshot's working copy is removed too when its sandbox cannot start
+  assert.equal(myTempDirs(), before);
+});
+
+test("network 'none' starts although the sandbox's env.PATH has no unshare on it", async () => {
+  if (unshareProblem()) {
+    console.log(`SKIPPING: ${unshareProblem()}`);
+    return;
+  }
+  const d = new LocalDeployment();
+  const sandbox = await d.create({ image: '', bundle: ctx.project, network: 'none', env: { PATH: join(ctx.temp, 'empty-path') }, startupTimeoutMs: 120_000 });
+  try {
+    assert.match(sandbox.runtimeUrl, /^ws\+unix:\/\//);
+    const client = await RuntimeClient.connect(sandbox);
+    try {
+      assert.is(await client.call('hello', ['no path']), 'hello no path');
     } finally {
       await client.close();
     }

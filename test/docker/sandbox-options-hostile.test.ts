@@ -1,14 +1,17 @@
 /**
  * Docker sandbox options (`lifetimeMs`, `snapshot`, `network`) under hostile
  * or unusual input, against a real engine: a lifetime longer than a Node
- * timer can hold does not end the sandbox at once. Everything this file makes
+ * timer can hold does not end the sandbox at once; a snapshot image holds the
+ * sandbox's token and env values nowhere, not in the `ContainerConfig` older
+ * engines store beside `Config`, not in what `docker save` writes (what a
+ * push publishes), and no committed image with them is left behind. Everything this file makes
  * carries a run label and is removed at the end.
  */
 import { randomBytes } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildBundle } from '../../bundle/index.js';
-import { DockerDeployment } from '../../deploy/docker.js';
+import { DockerDeployment, LABELS } from '../../deploy/docker.js';
 import { RuntimeClient } from '../../runtime/client/client.js';
 import { copyHelloFixture, type FixtureCopy } from '../support/bundle-fixture.js';
 import { containersWith, engineOrSkip, removeBundle, taskImage } from '../support/docker.js';
@@ -44,6 +47,49 @@ test('a lifetimeMs longer than a Node timer holds (2^32 ms) does not delete the 
     }
   } finally {
     await d.delete(sandbox.id);
+  }
+});
+
+/** Everything `docker save` writes for an image, as one buffer. */
+async function saved(ref: string): Promise<Buffer> {
+  const stream = (await docker!.getImage(ref).get()) as unknown as AsyncIterable<Buffer>;
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c);
+  return Buffer.concat(chunks);
+}
+
+test("a snapshot holds the sandbox's token and env values nowhere: not in ContainerConfig, not in docker save", async () => {
+  const d = new DockerDeployment();
+  const secret = `hush-${randomBytes(6).toString('hex')}`;
+  const sandbox = await d.create({ image: ctx.busybox, bundle: BUNDLE, labels, env: { API_KEY: secret } });
+  let ref = '';
+  try {
+    ref = await d.snapshot(sandbox.id);
+    const inspected = JSON.stringify(await docker!.getImage(ref).inspect());
+    assert.not.ok(inspected.includes(sandbox.token), 'the token is in docker image inspect');
+    assert.not.ok(inspected.includes(secret), 'an env value is in docker image inspect');
+    const archive = await saved(ref);
+    assert.not.ok(archive.includes(sandbox.token), 'the token is in docker save');
+    assert.not.ok(archive.includes(secret), 'an env value is in docker save');
+    // the committed image that had them is not left behind (untagged) either
+    const ofThis = await docker!.listImages({ all: true, filters: { label: [`${LABELS.snapshotOf}=${sandbox.id}`] } } as object);
+    assert.is(ofThis.length, 1, `images of this snapshot: ${ofThis.map((i) => i.Id).join(' ')}`);
+    // and a sandbox still starts from it
+    const fork = await d.create({ image: ref, bundle: BUNDLE, labels });
+    try {
+      const client = await RuntimeClient.connect(fork);
+      try {
+        assert.is(await client.call('env', ['API_KEY']), null);
+        assert.is(await client.call('hello', ['fork']), 'hello fork');
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await d.delete(fork.id);
+    }
+  } finally {
+    await d.delete(sandbox.id);
+    if (ref) await docker!.getImage(ref).remove({ force: true }).catch(() => undefined);
   }
 });
 

@@ -2,7 +2,7 @@
  * Takes the sandbox's environment out of a freshly committed snapshot image.
  *
  * A commit sets the image's `Config` from the request (snapshot.ts does that
- * cleanly), but engines before API 1.44 also store the *container's* config
+ * cleanly), but older engines (Docker 20.10, API 1.41, here) also store the *container's* config
  * as the image's `container_config` (`ContainerConfig` in `docker image
  * inspect`), with its whole environment: the sandbox's `AGENTIX_TOKEN` and
  * every value of `config.env`. That copy goes wherever the image goes
@@ -11,7 +11,7 @@
  * its config JSON stripped of `container_config` and `container`, loaded
  * again under the same tag (a new image ID), and the committed one removed.
  * That streams the image through this process once each way, which costs
- * time in proportion to the task image's size, on those engines only.
+ * time in proportion to the task image's size, only where the leak is seen.
  */
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';

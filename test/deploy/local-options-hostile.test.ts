@@ -4,7 +4,8 @@
  * not end the sandbox at once; a server that cannot even be spawned (no such
  * working directory, no `unshare` on the sandbox's PATH) fails `create` with a
  * clear error instead of crashing the host process with an unhandled 'error'
- * event, and leaves no temp dir behind.
+ * event, and leaves no temp dir behind; `env` cannot override the variables
+ * the deployment sets for the runtime (its token, address, lifetime).
  */
 import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -77,6 +78,20 @@ test("network 'none' starts although the sandbox's env.PATH has no unshare on it
   } finally {
     await d.delete(sandbox.id);
   }
+});
+
+test('env names the deployment sets for the runtime are refused, naming the variable', async () => {
+  const d = new LocalDeployment();
+  // AGENTIX_TOKEN_FILE used to win over the deployment's token: a sandbox that started and then refused every caller
+  for (const name of ['AGENTIX_TOKEN_FILE', 'AGENTIX_TOKEN', 'AGENTIX_BIND_SOCKET', 'AGENTIX_BIND_PORT', 'AGENTIX_LIFETIME_MS'])
+    await rejects(
+      // one that starts anyway is deleted, so the failure is the assertion's and nothing keeps running
+      d.create({ image: '', bundle: ctx.project, env: { [name]: '/etc/hostname' }, startupTimeoutMs: 120_000 }).then(async (s) => {
+        await d.delete(s.id);
+        return s;
+      }),
+      new RegExp(`env ${name} is set by the deployment`),
+    );
 });
 
 test.run();

@@ -13,6 +13,7 @@ import * as assert from 'uvu/assert';
 import { buildBundle } from '../../bundle/index.js';
 import { DockerDeployment, LABELS } from '../../deploy/docker.js';
 import { RuntimeClient } from '../../runtime/client/client.js';
+import { rejects } from '../support/assert.js';
 import { copyHelloFixture, type FixtureCopy } from '../support/bundle-fixture.js';
 import { containersWith, engineOrSkip, removeBundle, taskImage } from '../support/docker.js';
 
@@ -91,6 +92,18 @@ test("a snapshot holds the sandbox's token and env values nowhere: not in Contai
     await d.delete(sandbox.id);
     if (ref) await docker!.getImage(ref).remove({ force: true }).catch(() => undefined);
   }
+});
+
+test('env names the deployment sets for the runtime are refused, naming the variable', async () => {
+  const d = new DockerDeployment();
+  for (const name of ['AGENTIX_TOKEN_FILE', 'AGENTIX_BIND_SOCKET', 'AGENTIX_LIFETIME_MS'])
+    await rejects(
+      d.create({ image: ctx.busybox, bundle: BUNDLE, labels, env: { [name]: '/etc/hostname' }, startupTimeoutMs: 5_000 }).then(async (s) => {
+        await d.delete(s.id);
+        return s;
+      }),
+      new RegExp(`env ${name} is set by the deployment`),
+    );
 });
 
 async function cleanup(): Promise<void> {

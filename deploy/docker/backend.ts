@@ -47,6 +47,11 @@ export class DockerDeployment implements Deployment {
   private readonly memo = new SandboxMemo();
   /** sandbox id → the timer that deletes it at the end of its lifetime */
   private readonly lifetimes = new Map<string, LifetimeTimer>();
+  /**
+   * sandbox id → its socket directory (network: 'none'): delete() removes it even when the
+   * container (and so its label) is already gone, e.g. after a `docker rm -f`.
+   */
+  private readonly socketDirs = new Map<string, string>();
 
   constructor() {
     this.docker = dockerFromEnv();
@@ -151,6 +156,7 @@ export class DockerDeployment implements Deployment {
       });
       const { runtimeUrl } = reach;
       this.memo.remember({ id: container.id, state: 'running', created: new Date(started), image: config.image, bundle: config.bundle, runtimeUrl });
+      if (net.socketDir) this.socketDirs.set(container.id, net.socketDir);
       if (config.lifetimeMs) this.expireAt(container.id, started + config.lifetimeMs);
       return { id: container.id, runtimeUrl, token, ports: reach.ports };
     } catch (err) {
@@ -176,6 +182,7 @@ export class DockerDeployment implements Deployment {
     this.lifetimes.get(id)?.cancel();
     this.lifetimes.delete(id);
     const container = this.docker.getContainer(id);
+    const socketDir = this.socketDirs.get(id);
     try {
       const info = await container.inspect(bounded());
       if (info.Config.Labels?.[LABELS.sandbox] !== '1') throw new Error(`container ${id} is not an agentix sandbox; not deleting it`);
@@ -186,6 +193,8 @@ export class DockerDeployment implements Deployment {
       if (isTimeout(err)) throw new Error(`cannot delete sandbox ${id}: the Docker engine did not answer within ${ENGINE_CALL_MS / 1000} s`);
       if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err instanceof Error && statusOf(err) === undefined ? err : new Error(`cannot delete sandbox ${id}: ${dockerMessage(err)}`);
     }
+    removeSocketDir(socketDir);
+    this.socketDirs.delete(id);
     this.memo.markDeleted(id);
   }
 

@@ -8,6 +8,8 @@
  * carries a run label and is removed at the end.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildBundle } from '../../bundle/index.js';
@@ -104,6 +106,21 @@ test('env names the deployment sets for the runtime are refused, naming the vari
       }),
       new RegExp(`env ${name} is set by the deployment`),
     );
+});
+
+test("delete() of a 'none' sandbox whose container was removed behind its back still removes its socket directory", async () => {
+  const d = new DockerDeployment();
+  const sandbox = await d.create({ image: ctx.busybox, bundle: BUNDLE, labels, network: 'none' });
+  const socketDir = dirname(dirname(sandbox.runtimeUrl.slice('ws+unix://'.length)));
+  try {
+    assert.ok(existsSync(socketDir), socketDir);
+    await docker!.getContainer(sandbox.id).remove({ force: true, v: true }); // `docker rm -f`, another tool's cleanup
+    await d.delete(sandbox.id);
+    assert.not.ok(existsSync(socketDir), `left behind: ${socketDir}`);
+  } finally {
+    await d.delete(sandbox.id);
+    rmSync(socketDir, { recursive: true, force: true });
+  }
 });
 
 async function cleanup(): Promise<void> {

@@ -5,9 +5,11 @@
  * working directory, no `unshare` on the sandbox's PATH) fails `create` with a
  * clear error instead of crashing the host process with an unhandled 'error'
  * event, and leaves no temp dir behind; `env` cannot override the variables
- * the deployment sets for the runtime (its token, address, lifetime).
+ * the deployment sets for the runtime (its token, address, lifetime); a FIFO
+ * or a Unix socket in the working directory does not make snapshots fail.
  */
-import { cpSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -92,6 +94,33 @@ test('env names the deployment sets for the runtime are refused, naming the vari
       }),
       new RegExp(`env ${name} is set by the deployment`),
     );
+});
+
+test('a FIFO or a Unix socket in the working directory does not make snapshot() fail: they are left out', async () => {
+  const d = new LocalDeployment();
+  const work = mkdtempSync(join(ctx.temp, 'work-'));
+  // a listening socket left in the working directory (a dev server's, an agent's)
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(join(work, 'app.sock'), r));
+  const sandbox = await d.create({ image: '', bundle: ctx.project, workdir: work, startupTimeoutMs: 120_000 });
+  let ref = '';
+  try {
+    const client = await RuntimeClient.connect(sandbox);
+    try {
+      assert.is((await client.call<{ exitCode: number }>('bash.run', ['mkfifo pipe && echo kept > file'])).exitCode, 0);
+    } finally {
+      await client.close();
+    }
+    ref = await d.snapshot(sandbox.id);
+    const root = join(ref.slice('local-snapshot:'.length), 'root');
+    assert.ok(existsSync(join(root, 'file')), 'the regular file is in the snapshot');
+    assert.not.ok(existsSync(join(root, 'pipe')), 'the FIFO is left out');
+    assert.not.ok(existsSync(join(root, 'app.sock')), 'the socket is left out');
+  } finally {
+    await d.delete(sandbox.id);
+    await new Promise((r) => server.close(r));
+    if (ref) rmSync(ref.slice('local-snapshot:'.length), { recursive: true, force: true });
+  }
 });
 
 test.run();

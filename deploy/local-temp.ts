@@ -7,7 +7,7 @@
  * when this process exits; what a crashed process left is found by its pid
  * (`agentix gc`, localGarbage below).
  */
-import { cpSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, lstatSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { processAlive } from '../runtime/process-alive.js';
@@ -99,8 +99,20 @@ export function localGarbage(opts: { keep?: (pid: number) => boolean; dryRun?: b
 }
 
 function copyTree(from: string, to: string): void {
-  // verbatimSymlinks: a link stays the link it was (not re-pointed into the copy, not followed)
-  cpSync(from, to, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+  // verbatimSymlinks: a link stays the link it was (not re-pointed into the copy, not followed).
+  // The filter leaves out what cannot be copied as a file (cpSync refuses FIFOs and sockets, so one
+  // socket a dev server left in the working directory made every snapshot fail): a socket means
+  // nothing without the process listening on it, and Node cannot make a FIFO or device node.
+  cpSync(from, to, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, filter: copyable });
+}
+
+function copyable(path: string): boolean {
+  try {
+    const st = lstatSync(path);
+    return !(st.isFIFO() || st.isSocket() || st.isBlockDevice() || st.isCharacterDevice());
+  } catch {
+    return true; // gone meanwhile: let cpSync say so
+  }
 }
 
 function isDir(path: string): boolean {

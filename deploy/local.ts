@@ -15,6 +15,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadProjectManifest, prepareRunDir } from '../bundle/project.js';
 import { childExecArgv, siblingEntry } from '../runtime/entry-path.js';
@@ -22,6 +23,7 @@ import { AgentixError } from '../runtime/wire/errors.js';
 import { noNetworkPrefix } from './local-network.js';
 import { copyToSnapshot, forkSnapshot, isLocalSnapshot, localTempDir, removeLocalTempDir } from './local-temp.js';
 import { checkSandboxOptions } from './shared/config.js';
+import { lifetimeTimer, type LifetimeTimer } from './shared/lifetime-timer.js';
 import { sandboxToken } from './shared/token.js';
 import type { Deployment, Sandbox, SandboxConfig, SandboxInfo } from './types.js';
 
@@ -33,7 +35,7 @@ interface LocalSandbox {
   cwd: string;
   /** Temp dirs that go with the sandbox (its working copy of a snapshot, its socket dir). */
   temp: string[];
-  lifetime?: NodeJS.Timeout;
+  lifetime?: LifetimeTimer;
 }
 
 const DEFAULT_STARTUP_MS = 30_000;
@@ -72,6 +74,8 @@ export class LocalDeployment implements Deployment {
     const id = `local-${randomUUID()}`;
     const temp: string[] = [];
     let cwd = config.workdir ? resolve(config.workdir) : projectDir;
+    // spawn() with a missing cwd fails as ENOENT "spawn node", naming neither the option nor the directory
+    if (config.workdir && !fromSnapshot) checkWorkdir(cwd);
     let bind: Record<string, string> = { AGENTIX_BIND_PORT: '0', AGENTIX_BIND_HOST: '127.0.0.1' };
     try {
       if (fromSnapshot) {
@@ -105,7 +109,11 @@ export class LocalDeployment implements Deployment {
         AGENTIX_EXIT_WITH_STDIN: '1',
       },
     });
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    // a process that could not be spawned emits 'error' and never 'exit' (and an 'error' without a listener kills the host)
+    const exited = new Promise<void>((r) => {
+      child.once('exit', () => r());
+      child.once('error', () => r());
+    });
     const info: SandboxInfo = { id, state: 'creating', created: new Date(), image: config.image ?? '', bundle: projectDir };
     const sb: LocalSandbox = { child, info, exited, cwd, temp };
     this.sandboxes.set(id, sb);
@@ -120,10 +128,7 @@ export class LocalDeployment implements Deployment {
       if (info.state === 'running') info.state = 'exited';
     });
     // the server also stops itself (AGENTIX_LIFETIME_MS); this timer removes the rest (temp dirs) and stops a server that did not
-    if (config.lifetimeMs) {
-      sb.lifetime = setTimeout(() => void this.delete(id), config.lifetimeMs - (Date.now() - info.created.getTime()));
-      sb.lifetime.unref();
-    }
+    if (config.lifetimeMs) sb.lifetime = lifetimeTimer(info.created.getTime() + config.lifetimeMs, () => void this.delete(id));
     // the sandbox shares the host's network: a port it listens on is the host's port
     const ports = Object.fromEntries((config.ports ?? []).map((p) => [p, `http://127.0.0.1:${p}`]));
     return { id, runtimeUrl: info.runtimeUrl, token, ports };
@@ -146,7 +151,7 @@ export class LocalDeployment implements Deployment {
     if (!sb) return;
     this.sandboxes.delete(id);
     const { child } = sb;
-    clearTimeout(sb.lifetime);
+    sb.lifetime?.cancel();
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
@@ -164,6 +169,16 @@ export class LocalDeployment implements Deployment {
   }
 }
 
+function checkWorkdir(dir: string): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    throw new AgentixError('INVALID_ARGUMENT', `invalid SandboxConfig: \`workdir\` ${dir} does not exist (the local deployment runs the user code in it)`);
+  }
+  if (!isDir) throw new AgentixError('INVALID_ARGUMENT', `invalid SandboxConfig: \`workdir\` ${dir} is not a directory`);
+}
+
 /** Reads the server's stdout until its "listening on" line; collects stderr for the error message. */
 function waitForUrl(child: ChildProcess, timeoutMs: number): Promise<string> {
   return new Promise((resolvePromise, reject) => {
@@ -174,6 +189,7 @@ function waitForUrl(child: ChildProcess, timeoutMs: number): Promise<string> {
       clearTimeout(timer);
       child.stdout!.off('data', onOut);
       child.off('exit', onExit);
+      child.off('error', onError);
       fn();
     };
     const onOut = (d: Buffer) => {
@@ -182,11 +198,13 @@ function waitForUrl(child: ChildProcess, timeoutMs: number): Promise<string> {
       if (m) done(() => resolvePromise(m[1]!));
     };
     const onExit = (code: number | null) => done(() => reject(new Error(`local sandbox failed to start (exit ${code}):\n${tail()}`)));
+    const onError = (e: Error) => done(() => reject(new Error(`local sandbox could not be started: ${e.message}`)));
     const timer = setTimeout(() => done(() => reject(new Error(`local sandbox did not start within ${timeoutMs} ms:\n${tail()}`))), timeoutMs);
     child.stdout!.on('data', onOut);
     child.stderr!.on('data', (d: Buffer) => {
       if (err.length < 64_000) err += d;
     });
     child.on('exit', onExit);
+    child.on('error', onError);
   });
 }

@@ -18,6 +18,7 @@ import { checkConfig, DEFAULT_STARTUP_MS } from '../shared/config.js';
 import { invalidId, startupFailure } from '../shared/errors.js';
 import { notHealthyWithin, waitHealthy } from '../shared/health.js';
 import { LABELS, ownerLabels } from '../shared/labels.js';
+import { lifetimeTimer, type LifetimeTimer } from '../shared/lifetime-timer.js';
 import { SandboxMemo } from '../shared/memo.js';
 import { runtimeEnv } from '../shared/runtime-env.js';
 import { sandboxToken } from '../shared/token.js';
@@ -46,7 +47,12 @@ export class DockerDeployment implements Deployment {
   private readonly carriers = new Map<string, Promise<string>>();
   private readonly memo = new SandboxMemo();
   /** sandbox id → the timer that deletes it at the end of its lifetime */
-  private readonly lifetimes = new Map<string, NodeJS.Timeout>();
+  private readonly lifetimes = new Map<string, LifetimeTimer>();
+  /**
+   * sandbox id → its socket directory (network: 'none'): delete() removes it even when the
+   * container (and so its label) is already gone, e.g. after a `docker rm -f`.
+   */
+  private readonly socketDirs = new Map<string, string>();
 
   constructor() {
     this.docker = dockerFromEnv();
@@ -155,6 +161,7 @@ export class DockerDeployment implements Deployment {
       });
       const { runtimeUrl } = reach;
       this.memo.remember({ id: container.id, state: 'running', created: new Date(started), image: config.image, bundle: config.bundle, runtimeUrl });
+      if (net.socketDir) this.socketDirs.set(container.id, net.socketDir);
       if (config.lifetimeMs) this.expireAt(container.id, started + config.lifetimeMs);
       return { id: container.id, runtimeUrl, token, ports: reach.ports };
     } catch (err) {
@@ -179,9 +186,10 @@ export class DockerDeployment implements Deployment {
 
   async delete(id: string): Promise<void> {
     checkId(id);
-    clearTimeout(this.lifetimes.get(id));
+    this.lifetimes.get(id)?.cancel();
     this.lifetimes.delete(id);
     const container = this.docker.getContainer(id);
+    const socketDir = this.socketDirs.get(id);
     try {
       const info = await container.inspect(bounded());
       if (info.Config.Labels?.[LABELS.sandbox] !== '1') throw new Error(`container ${id} is not an agentix sandbox; not deleting it`);
@@ -192,6 +200,8 @@ export class DockerDeployment implements Deployment {
       if (isTimeout(err)) throw new Error(`cannot delete sandbox ${id}: the Docker engine did not answer within ${ENGINE_CALL_MS / 1000} s`);
       if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err instanceof Error && statusOf(err) === undefined ? err : new Error(`cannot delete sandbox ${id}: ${dockerMessage(err)}`);
     }
+    removeSocketDir(socketDir);
+    this.socketDirs.delete(id);
     this.memo.markDeleted(id);
   }
 
@@ -229,9 +239,7 @@ export class DockerDeployment implements Deployment {
    * The timer does not keep the process alive: after it, `agentix gc` removes it.
    */
   private expireAt(id: string, at: number): void {
-    const timer = setTimeout(() => void this.delete(id).catch(() => undefined), Math.max(0, at - Date.now()));
-    timer.unref();
-    this.lifetimes.set(id, timer);
+    this.lifetimes.set(id, lifetimeTimer(at, () => void this.delete(id).catch(() => undefined)));
   }
 
   /** `docker commit` of the task container, without its token or runtime env (snapshot.ts). */

@@ -21,6 +21,7 @@ import type Docker from 'dockerode';
 import { bounded, dockerMessage, isTimeout, statusOf, ENGINE_CALL_MS } from '../../bundle/docker-engine.js';
 import { AgentixError } from '../../runtime/wire/errors.js';
 import { LABELS, ownerLabels } from '../shared/labels.js';
+import { leaksContainerEnv, scrubContainerConfig } from './snapshot-scrub.js';
 
 /** The repository every snapshot is tagged in: `agentix-snapshot:<sandbox>-<random>`. */
 export const SNAPSHOT_REPO = 'agentix-snapshot';
@@ -56,16 +57,26 @@ export async function commitSnapshot(docker: Docker, id: string): Promise<string
     [LABELS.image]: labels[LABELS.image] ?? info.Config.Image,
     [LABELS.bundle]: labels[LABELS.bundle] ?? '',
   });
+  const signal = AbortSignal.timeout(COMMIT_MS);
   try {
     await container.commit({
       // pause: the filesystem is copied as of one instant, not while the sandbox writes to it
       _query: { container: info.Id, repo: SNAPSHOT_REPO, tag, pause: true, comment: `agentix snapshot of sandbox ${info.Id}` },
       _body: config,
-      abortSignal: AbortSignal.timeout(COMMIT_MS),
+      abortSignal: signal,
     } as object);
   } catch (err) {
     if (isTimeout(err)) throw new AgentixError('UNAVAILABLE', `cannot snapshot sandbox ${id}: the commit did not finish within ${COMMIT_MS / 1000} s`);
     throw new AgentixError('UNAVAILABLE', `cannot snapshot sandbox ${id}: ${dockerMessage(err)}`);
+  }
+  try {
+    // older engines keep the container's whole config (the token, the env) in the image too
+    if (leaksContainerEnv(await docker.getImage(ref).inspect({ abortSignal: signal } as object))) await scrubContainerConfig(docker, ref, signal);
+  } catch (err) {
+    // an image that may hold the token is not handed out
+    await docker.getImage(ref).remove({ force: true, noprune: true, ...bounded() }).catch(() => undefined);
+    if (isTimeout(err)) throw new AgentixError('UNAVAILABLE', `cannot snapshot sandbox ${id}: the snapshot was not rewritten within ${COMMIT_MS / 1000} s`);
+    throw new AgentixError('UNAVAILABLE', `cannot snapshot sandbox ${id}: removing the sandbox's environment from the committed image failed: ${(err as Error).message}`);
   }
   return ref;
 }

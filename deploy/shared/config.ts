@@ -7,6 +7,13 @@ import type { SandboxConfig } from '../types.js';
 import { reservedLabel } from './labels.js';
 
 const NETWORKS = ['none', 'default', 'host'] as const;
+/**
+ * Variables the backend sets for the runtime itself. In `env` they would move
+ * its socket, cut its lifetime, or (AGENTIX_TOKEN_FILE, read before
+ * AGENTIX_TOKEN) replace its token: a sandbox that starts and then refuses
+ * every caller, or one that never answers /health.
+ */
+const RESERVED_ENV = ['AGENTIX_TOKEN', 'AGENTIX_TOKEN_FILE', 'AGENTIX_BIND_PORT', 'AGENTIX_BIND_HOST', 'AGENTIX_BIND_SOCKET', 'AGENTIX_LIFETIME_MS', 'AGENTIX_EXIT_WITH_STDIN'];
 
 /** How long create() waits for the runtime, unless `startupTimeoutMs` says otherwise. */
 export const DEFAULT_STARTUP_MS = 30_000;
@@ -33,8 +40,10 @@ export function checkConfig(config: SandboxConfig): void {
   checkSandboxOptions(config);
 }
 
-/** `network`, `ports` and `lifetimeMs`: the checks every backend (the local one too) makes. */
-export function checkSandboxOptions(config: Pick<SandboxConfig, 'network' | 'ports' | 'lifetimeMs'>): void {
+/** `network`, `ports`, `lifetimeMs` and the reserved `env` names: the checks every backend (the local one too) makes. */
+export function checkSandboxOptions(config: Pick<SandboxConfig, 'network' | 'ports' | 'lifetimeMs' | 'env'>): void {
+  for (const name of Object.keys(config.env ?? {}))
+    if (RESERVED_ENV.includes(name)) bad(`env ${name} is set by the deployment for the runtime (its token, address or lifetime); use the SandboxConfig options instead`);
   if (config.network !== undefined && !(NETWORKS as readonly unknown[]).includes(config.network))
     bad(`\`network\` must be one of ${NETWORKS.map((n) => `"${n}"`).join(', ')}, got ${JSON.stringify(config.network)}`);
   if (config.ports !== undefined) {

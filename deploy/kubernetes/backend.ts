@@ -14,6 +14,7 @@ import { checkConfig, DEFAULT_STARTUP_MS } from '../shared/config.js';
 import { invalidId, startupFailure } from '../shared/errors.js';
 import { healthOk } from '../shared/health.js';
 import { LABELS, ownerLabels } from '../shared/labels.js';
+import { lifetimeTimer, type LifetimeTimer } from '../shared/lifetime-timer.js';
 import { SandboxMemo } from '../shared/memo.js';
 import { runtimeEnv } from '../shared/runtime-env.js';
 import { sandboxToken } from '../shared/token.js';
@@ -47,6 +48,10 @@ export class KubernetesDeployment implements Deployment {
   private inject: Promise<InjectMode> | undefined;
   private watch: PodWatch | undefined;
   private readonly forwards = new Map<string, PodForward>();
+  /** sandbox → the port-forwards of its `config.ports` (port-forward mode) */
+  private readonly portForwards = new Map<string, PodForward[]>();
+  /** sandbox → the timer that deletes it at the end of its lifetime */
+  private readonly lifetimes = new Map<string, LifetimeTimer>();
   private readonly memo = new SandboxMemo();
 
   constructor() {
@@ -136,14 +141,12 @@ export class KubernetesDeployment implements Deployment {
       startupTimer = setTimeout(() => startup.abort(), timeoutMs);
       const r = await ready;
       const runtimeUrl = await this.reach(name, r.podIP, timeoutMs, started + timeoutMs, startup.signal);
+      const ports = await this.userPorts(name, r.podIP, config.ports ?? []);
       clearTimeout(startupTimer);
       this.memo.remember({ id: name, state: 'running', created: new Date(started), image: config.image, bundle: config.bundle, runtimeUrl });
-      if (config.lifetimeMs) {
-        // while this process lives it deletes the sandbox at its lifetime; after, the deadline and gc do
-        const timer = setTimeout(() => void this.delete(name).catch(() => undefined), Math.max(0, started + config.lifetimeMs - Date.now()));
-        timer.unref();
-      }
-      return { id: name, runtimeUrl, token, ports: {} };
+      // while this process lives it deletes the sandbox at its lifetime; after, the deadline and gc do
+      if (config.lifetimeMs) this.lifetimes.set(name, lifetimeTimer(started + config.lifetimeMs, () => void this.delete(name).catch(() => undefined)));
+      return { id: name, runtimeUrl, token, ports };
     } catch (err) {
       clearTimeout(startupTimer);
       startup.abort(); // ends the readiness wait if the failure came before it
@@ -212,6 +215,26 @@ export class KubernetesDeployment implements Deployment {
     return (this.watch ??= new PodWatch(this.api, this.namespace, `${LABELS.sandbox}=1,${LABELS.ownerHost}=${ownerLabels()[LABELS.ownerHost]},${LABELS.ownerPid}=${process.pid}`));
   }
 
+  /**
+   * The host URL of each of `config.ports`: the pod IP's port in pod-ip mode,
+   * else a port-forward of its own on 127.0.0.1 (connecting only when used).
+   */
+  private async userPorts(name: string, podIP: string | undefined, ports: number[]): Promise<Record<number, string>> {
+    const out: Record<number, string> = {};
+    if (this.connect === 'pod-ip') {
+      for (const p of ports) out[p] = podIP!.includes(':') ? `http://[${podIP}]:${p}` : `http://${podIP}:${p}`;
+      return out;
+    }
+    const opened: PodForward[] = [];
+    this.portForwards.set(name, opened);
+    for (const p of ports) {
+      const fw = await PodForward.open(this.api, this.namespace, name, p);
+      opened.push(fw);
+      out[p] = `http://127.0.0.1:${fw.port}`;
+    }
+    return out;
+  }
+
   /** The runtime's URL through this instance's connection mode, checked with /health once the pod is Ready. */
   private async reach(name: string, podIP: string | undefined, timeoutMs: number, deadline: number, startup: AbortSignal): Promise<string> {
     let host: string;
@@ -247,7 +270,11 @@ export class KubernetesDeployment implements Deployment {
   private async remove(name: string, graceS: number, wait = true): Promise<void> {
     const forward = this.forwards.get(name);
     this.forwards.delete(name);
-    const closing = forward?.close();
+    const userForwards = this.portForwards.get(name) ?? [];
+    this.portForwards.delete(name);
+    this.lifetimes.get(name)?.cancel();
+    this.lifetimes.delete(name);
+    const closing = Promise.all([forward?.close(), ...userForwards.map((f) => f.close())]);
     const secret = this.deleteSecret(name);
     // subscribed before each DELETE is sent, so the pod's DELETED event cannot come before the waiter
     const watchGone = () => {

@@ -71,7 +71,7 @@ export function sandboxObjects(p: PodInputs): SandboxObjects {
     env: Object.entries(p.env).map(([name, value]) => ({ name, value })),
     envFrom: [{ secretRef: { name: p.name } }],
     ...(p.config.workdir ? { workingDir: p.config.workdir } : {}),
-    ports: [{ name: 'agentix', containerPort: SANDBOX_PORT, protocol: 'TCP' }],
+    ports: [{ name: 'agentix', containerPort: SANDBOX_PORT, protocol: 'TCP' }, ...(p.config.ports ?? []).map((port) => ({ name: `p${port}`, containerPort: port, protocol: 'TCP' }))],
     // the kubelet polls the same route the Docker backend does; the pod is Ready once it answers
     readinessProbe: { httpGet: { path: '/health', port: SANDBOX_PORT }, periodSeconds: 1, timeoutSeconds: 1, successThreshold: 1, failureThreshold: 3 },
     ...(resources ? { resources } : {}),
@@ -155,7 +155,6 @@ export function checkK8sConfig(config: SandboxConfig): void {
   // what the Kubernetes backend does not do (yet): refused rather than silently ignored
   if (config.network === 'none' || config.network === 'host')
     bad(`\`network: ${JSON.stringify(config.network)}\` is not supported on Kubernetes (only "default"): use a NetworkPolicy for a pod without egress, or the docker deployment`);
-  if (config.ports?.length) bad('`ports` is not supported on Kubernetes: reach a pod\'s port with kubectl port-forward, or use the docker deployment');
   if (config.workdir !== undefined && !config.workdir.startsWith('/')) bad(`\`workdir\` must be an absolute path, got ${JSON.stringify(config.workdir)}`);
   for (const [k, v] of Object.entries(config.labels ?? {})) {
     const slash = k.lastIndexOf('/');

@@ -43,17 +43,18 @@ const NONE: Deadline = { cancel: () => undefined };
 /**
  * Calls `onExpire` at absolute time `at` (ms since the epoch; 0: never). A
  * time already past fires on the next turn of the event loop, never inline.
+ * A wait beyond what one timer can hold is a chain of timers. `unref`: the
+ * wait does not keep the process alive (a sandbox's lifetime on the host).
  */
-export function armDeadline(at: number, onExpire: () => void): Deadline {
+export function armDeadline(at: number, onExpire: () => void, opts: { unref?: boolean } = {}): Deadline {
   if (at <= 0) return NONE;
   let timer: NodeJS.Timeout | undefined;
   const schedule = () => {
     const left = at - Date.now();
     if (left <= 0) {
       timer = setTimeout(onExpire, 0);
-      return;
-    }
-    timer = left > MAX_TIMER_MS ? setTimeout(schedule, MAX_TIMER_MS) : setTimeout(onExpire, left);
+    } else timer = left > MAX_TIMER_MS ? setTimeout(schedule, MAX_TIMER_MS) : setTimeout(onExpire, left);
+    if (opts.unref) timer.unref();
   };
   schedule();
   return { cancel: () => clearTimeout(timer) };

@@ -1,12 +1,16 @@
 /**
  * `lifetimeMs`, `network` and `ports` on the Kubernetes backend: the pod of a
  * sandbox with a lifetime carries activeDeadlineSeconds and the expires-at
- * label (valid against the Kubernetes OpenAPI schema), what the backend does
- * not support is refused naming the option, and `agentix gc` removes an
+ * label, its ports are container ports (valid against the Kubernetes OpenAPI
+ * schema) reached through port-forwards of their own, the networks the
+ * backend does not support are refused naming the option, and `agentix gc` removes an
  * expired sandbox although its owner still runs (through the stand-in API
  * server, test/support/stand-in/). Nothing of this file remains afterwards.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
@@ -17,12 +21,12 @@ import { runtimeEnv } from '../../deploy/shared/runtime-env.js';
 import { sandboxToken } from '../../deploy/shared/token.js';
 import type { SandboxConfig } from '../../deploy/types.js';
 import { AgentixError } from '../../runtime/wire/errors.js';
-import { copyHelloFixture, type FixtureCopy } from '../support/bundle-fixture.js';
 import { runGc } from '../support/crash.js';
 import { removeBundle, taskImage } from '../support/docker.js';
 import { openApiError, unknownFields } from '../support/kube-schema.js';
 import { clusterLeftovers, k8sDeployment, standInOrSkip, type StandIn } from '../support/kubernetes.js';
-import { alive, eventually } from '../support/serve.js';
+import { alive, eventually, repoRoot } from '../support/serve.js';
+import { RuntimeClient } from '../../runtime/client/client.js';
 
 const RUN = `agentix-test-k8s-opts-${process.pid}-${randomBytes(3).toString('hex')}`;
 const RUN_LABEL = 'agentix-test.run';
@@ -57,7 +61,15 @@ objects('a lifetime: activeDeadlineSeconds (rounded up), AGENTIX_LIFETIME_MS for
   assert.not.ok('activeDeadlineSeconds' in without.spec, 'no lifetime, no deadline');
 });
 
-objects('network "none" / "host" and ports are refused on Kubernetes, naming the option', () => {
+objects('ports: each a container port of the sandbox container beside the runtime\'s, valid against the schema', () => {
+  const { pod } = sandboxObjects(inputs({ image: 'busybox:1', bundle: 'b:1', ports: [3000, 5173] }));
+  assert.is(openApiError(pod), undefined, String(openApiError(pod)));
+  const c = (pod as { spec: { containers: { ports: { name: string; containerPort: number }[] }[] } }).spec.containers[0]!;
+  assert.equal(c.ports.map((p) => p.containerPort), [8000, 3000, 5173]);
+  assert.is(new Set(c.ports.map((p) => p.name)).size, 3, 'port names are unique');
+});
+
+objects('network "none" / "host" are refused on Kubernetes, naming the option', () => {
   const refused = (config: Partial<SandboxConfig>, re: RegExp) => {
     const err = (() => {
       try {
@@ -72,17 +84,19 @@ objects('network "none" / "host" and ports are refused on Kubernetes, naming the
   };
   refused({ network: 'none' }, /`network: "none"` is not supported on Kubernetes/);
   refused({ network: 'host' }, /`network: "host"` is not supported on Kubernetes/);
-  refused({ ports: [3000] }, /`ports` is not supported on Kubernetes/);
-  checkK8sConfig({ image: 'i', bundle: 'b', network: 'default', ports: [] });
+  checkK8sConfig({ image: 'i', bundle: 'b', network: 'default', ports: [3000] });
 });
 
 // ---------------------------------------------------------------- gc, through the stand-in
-const ctx = {} as { fixture: FixtureCopy; imageId: string; busybox: string; standIn: StandIn };
+const ctx = {} as { temp: string; imageId: string; busybox: string; standIn: StandIn };
 const gc = suite('kubernetes through the stand-in API server: agentix gc and lifetimeMs');
 gc.before(async () => {
   ctx.standIn = k!.standIn;
-  ctx.fixture = copyHelloFixture();
-  const [built, busybox] = await Promise.all([buildBundle({ projectDir: ctx.fixture.dir, tag: BUNDLE, generate: false, tools: ['bash', 'grep'] }), taskImage(k!.docker, 'busybox')]);
+  // the fixture with serveHttp (an HTTP server inside the sandbox) for the ports test
+  ctx.temp = mkdtempSync(join(tmpdir(), 'agentix-k8s-opts-'));
+  const project = join(ctx.temp, 'p');
+  cpSync(join(repoRoot, 'test/deploy/sandbox-fixture'), project, { recursive: true, filter: (src) => !src.includes('/.agentix') && !src.includes('/agentix-gen') });
+  const [built, busybox] = await Promise.all([buildBundle({ projectDir: project, tag: BUNDLE }), taskImage(k!.docker, 'busybox')]);
   Object.assign(ctx, { imageId: built.imageId, busybox });
 });
 
@@ -124,11 +138,50 @@ gc('stand-in API server: gc removes a sandbox past its lifetime although its own
   }
 });
 
+gc('stand-in API server: a server started inside the pod is reachable from the host at sandbox.ports[p], through a port-forward of its own', async () => {
+  const d = k8sDeployment(ctx.standIn);
+  const sandbox = await d.create({ image: ctx.busybox, bundle: BUNDLE, labels, ports: [3000, 5173] });
+  try {
+    assert.equal(Object.keys(sandbox.ports), ['3000', '5173']);
+    for (const p of [3000, 5173]) assert.match(sandbox.ports[p]!, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const c = await RuntimeClient.connect(sandbox);
+    try {
+      await c.call('serveHttp', [3000, 'from the pod']);
+      await c.call('serveHttp', [5173, 'second']);
+    } finally {
+      await c.close();
+    }
+    assert.is(await (await fetch(sandbox.ports[3000]!)).text(), 'from the pod');
+    assert.is(await (await fetch(sandbox.ports[5173]!)).text(), 'second');
+  } finally {
+    await d.delete(sandbox.id);
+  }
+  const refused = await fetch(sandbox.ports[3000]!).then(() => 'answered', () => 'refused');
+  assert.is(refused, 'refused', 'the port-forward closes with the sandbox');
+});
+
+gc('stand-in API server: a lifetime longer than one timer can hold does not delete the sandbox at once', async () => {
+  const d = k8sDeployment(ctx.standIn);
+  const sandbox = await d.create({ image: ctx.busybox, bundle: BUNDLE, labels, lifetimeMs: 2 ** 32 });
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    assert.is((await d.get(sandbox.id)).state, 'running');
+    const c = await RuntimeClient.connect(sandbox);
+    try {
+      assert.is(await c.call('hello', ['later']), 'hello later');
+    } finally {
+      await c.close();
+    }
+  } finally {
+    await d.delete(sandbox.id);
+  }
+});
+
 async function cleanup(): Promise<void> {
   await ctx.standIn?.close();
   if (ctx.imageId) await removeBundle(k!.docker, ctx.imageId);
   for (const c of await k!.docker.listContainers({ all: true, filters: { label: [`${RUN_LABEL}=${RUN}`] } })) await k!.docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
-  ctx.fixture?.remove();
+  if (ctx.temp) rmSync(ctx.temp, { recursive: true, force: true });
 }
 
 gc('stand-in API server: finally, nothing of this file remains', async () => {

@@ -9,7 +9,7 @@
  *   emptyDir       a Docker volume per pod; init containers run first, one after another
  *   secrets        env valueFrom.secretKeyRef and envFrom.secretRef from the store
  *   ports          the pod gets an address of its own in 127.0.0.0/8 (its podIP) and its container
- *                  port is published there, so pod IP and port-forward both work on loopback only
+ *                  ports are published there, so pod IP and port-forward both work on loopback only
  *   readiness      the httpGet probe, every periodSeconds
  *   shareProcessNamespace   Docker's Init (a PID 1 that reaps orphans), as the pause container would be
  *
@@ -267,7 +267,8 @@ export class Kubelet {
       } else binds.push({ Type: 'volume', Source: v.volume!, Target: m.mountPath, ReadOnly: !!m.readOnly });
     }
     const user = c.securityContext?.runAsUser !== undefined ? `${c.securityContext.runAsUser}${c.securityContext.runAsGroup !== undefined ? `:${c.securityContext.runAsGroup}` : ''}` : undefined;
-    const port = main ? c.ports?.[0]?.containerPort : undefined;
+    // every container port of the main container, each on the pod's own loopback address
+    const ports: number[] = main ? (c.ports ?? []).map((p: { containerPort: number }) => p.containerPort) : [];
     const limits = c.resources?.limits ?? {};
     const body = {
       Image: c.image,
@@ -277,13 +278,13 @@ export class Kubelet {
       WorkingDir: c.workingDir,
       User: user,
       Labels: { ...this.runLabels, [POD_LABEL]: `${run.ns}.${run.name}` },
-      ExposedPorts: port ? { [`${port}/tcp`]: {} } : undefined,
+      ExposedPorts: ports.length ? Object.fromEntries(ports.map((p) => [`${p}/tcp`, {}])) : undefined,
       HostConfig: {
         VolumesFrom: volumesFrom,
         Mounts: binds,
         Init: !!pod.spec.shareProcessNamespace,
-        PortBindings: port ? { [`${port}/tcp`]: [{ HostIp: run.ip, HostPort: String(port) }] } : undefined,
-        NetworkMode: port ? undefined : 'none',
+        PortBindings: ports.length ? Object.fromEntries(ports.map((p) => [`${p}/tcp`, [{ HostIp: run.ip, HostPort: String(p) }]])) : undefined,
+        NetworkMode: ports.length ? undefined : 'none',
         NanoCpus: limits.cpu ? Math.round(cpuCores(limits.cpu) * 1e9) : undefined,
         Memory: limits.memory ? Number(limits.memory) : undefined,
       },

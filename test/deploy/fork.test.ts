@@ -10,9 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AgentixError, fork, loadDeployment, RuntimeClient, type Deployment, type Sandbox, type SandboxConfig } from '../../index.js';
+import { AgentixError, fork, loadDeployment, RuntimeClient, type Deployment, type SandboxConfig } from '../../index.js';
 import { LOCAL_SNAPSHOT_SCHEME, removeLocalTempDir } from '../../deploy/local-temp.js';
 import { repoRoot } from '../support/serve.js';
+import { withClient } from '../support/sandbox-client.js';
 
 const ctx = {} as { temp: string; project: string };
 
@@ -25,14 +26,6 @@ test.before(() => {
 });
 test.after(() => rmSync(ctx.temp, { recursive: true, force: true }));
 
-async function withClient<T>(sb: Sandbox, fn: (c: RuntimeClient) => Promise<T>): Promise<T> {
-  const c = await RuntimeClient.connect(sb);
-  try {
-    return await fn(c);
-  } finally {
-    await c.close();
-  }
-}
 const read = async (c: RuntimeClient, path: string) => Buffer.from(await c.call<Uint8Array>('files.read', [path])).toString();
 
 test('a local fork has the files written before it, in a copy of its own; the original keeps running', async () => {

@@ -19,28 +19,15 @@ import { freeLoopbackPort } from '../../deploy/shared/loopback.js';
 import type { Sandbox, SandboxConfig } from '../../deploy/types.js';
 import { RuntimeClient } from '../../runtime/client/client.js';
 import { rejects } from '../support/assert.js';
+import { assertFullyCallable, withClient, withSandbox } from '../support/sandbox-client.js';
 import { runGc } from '../support/crash.js';
 import { eventually, repoRoot } from '../support/serve.js';
 
 const ctx = {} as { temp: string; project: string };
 const myTempDirs = () => readdirSync(tmpdir()).filter((n) => n.startsWith(`agentix-local-`) && n.includes(`-${process.pid}-`));
 
-async function withClient<T>(sandbox: Sandbox, fn: (c: RuntimeClient) => Promise<T>): Promise<T> {
-  const client = await RuntimeClient.connect(sandbox);
-  try {
-    return await fn(client);
-  } finally {
-    await client.close();
-  }
-}
-
-async function withSandbox<T>(d: LocalDeployment, config: Partial<SandboxConfig>, fn: (s: Sandbox) => Promise<T>): Promise<T> {
-  const sandbox = await d.create({ image: '', bundle: ctx.project, startupTimeoutMs: 120_000, ...config });
-  try {
-    return await fn(sandbox);
-  } finally {
-    await d.delete(sandbox.id);
-  }
+function withLocalSandbox<T>(d: LocalDeployment, config: Partial<SandboxConfig>, fn: (s: Sandbox) => Promise<T>): Promise<T> {
+  return withSandbox(d, { image: '', bundle: ctx.project, startupTimeoutMs: 120_000, ...config }, fn);
 }
 
 const read = async (c: RuntimeClient, path: string) => Buffer.from(await c.call<Uint8Array>('files.read', [path])).toString();
@@ -57,7 +44,7 @@ test.after(() => rmSync(ctx.temp, { recursive: true, force: true }));
 test('a sandbox started from a snapshot runs in a copy of the working directory as it was', async () => {
   const d = new LocalDeployment();
   const scratch = mkdtempSync(join(ctx.temp, 'work-'));
-  await withSandbox(d, { workdir: scratch }, async (original) => {
+  await withLocalSandbox(d, { workdir: scratch }, async (original) => {
     const ref = await withClient(original, async (a) => {
       await a.call('files.write', ['state/progress', 'step-k']);
       const ref = await d.snapshot(original.id);
@@ -67,7 +54,7 @@ test('a sandbox started from a snapshot runs in a copy of the working directory 
     assert.match(ref, /^local-snapshot:\//);
     let forkDir = '';
     // as fork helpers do: the original's config with the snapshot as image (its workdir included)
-    await withSandbox(d, { workdir: scratch, image: ref }, async (fork) =>
+    await withLocalSandbox(d, { workdir: scratch, image: ref }, async (fork) =>
       withClient(fork, async (b) => {
         forkDir = await b.call<string>('cwd', []);
         assert.is.not(forkDir, scratch);
@@ -79,7 +66,7 @@ test('a sandbox started from a snapshot runs in a copy of the working directory 
     assert.not.ok(existsSync(forkDir), "delete removed the fork's working copy");
     await withClient(original, async (a) => assert.is(await read(a, 'state/progress'), 'step-k', 'the original is untouched and still answers'));
     // the snapshot stays as it was: a second sandbox starts from the same state
-    await withSandbox(d, { image: ref }, (again) => withClient(again, async (c) => assert.is(await read(c, 'state/progress'), 'step-k')));
+    await withLocalSandbox(d, { image: ref }, (again) => withClient(again, async (c) => assert.is(await read(c, 'state/progress'), 'step-k')));
   });
 });
 
@@ -146,26 +133,14 @@ if (noUnshare) {
     const before = myTempDirs();
     try {
       const d = new LocalDeployment();
-      await withSandbox(d, { network: 'default' }, (s) => withClient(s, async (c) => assert.is(await c.call('tcpProbe', ['127.0.0.1', port]), 'connected', 'the control reaches the host')));
-      await withSandbox(d, { network: 'none', workdir: ctx.temp }, async (sandbox) => {
+      await withLocalSandbox(d, { network: 'default' }, (s) => withClient(s, async (c) => assert.is(await c.call('tcpProbe', ['127.0.0.1', port]), 'connected', 'the control reaches the host')));
+      await withLocalSandbox(d, { network: 'none', workdir: ctx.temp }, async (sandbox) => {
         assert.match(sandbox.runtimeUrl, /^ws\+unix:\/\/\/.*runtime\.sock$/);
         await withClient(sandbox, async (c) => {
           assert.equal(await c.call('interfaces', []), [], 'not even a loopback that is up');
           assert.is.not(await c.call('tcpProbe', ['127.0.0.1', port]), 'connected');
           assert.match(await c.call<string>('dnsProbe', ['localhost.agentix-test.invalid']), /^E(?!NOTFOUND)/);
-          assert.is(await c.call('hello', ['none']), 'hello none');
-          const items: number[] = [];
-          for await (const n of c.stream<number>('count', [3])) items.push(n);
-          assert.equal(items, [0, 1, 2]);
-          const chat = c.bidi<string, string>('chat', ['> ']);
-          const it = chat[Symbol.asyncIterator]();
-          await chat.send('a');
-          assert.equal(await it.next(), { value: '> a', done: false });
-          chat.close();
-          assert.is((await it.next()).done, true);
-          assert.is((await c.call<{ stdout: string }>('bash.run', ['echo $((6 * 7))'])).stdout, '42\n');
-          assert.equal(await c.call('files.write', ['none.txt', 'hi']), { bytes: 2 });
-          assert.is(await read(c, 'none.txt'), 'hi');
+          await assertFullyCallable(c, 'none');
         });
       });
       assert.equal(myTempDirs(), before, 'delete removed the socket directory');
@@ -178,7 +153,7 @@ if (noUnshare) {
 
 test('ports are the host ports: a server started inside is reachable at sandbox.ports[p]', async () => {
   const port = await freeLoopbackPort();
-  await withSandbox(new LocalDeployment(), { ports: [port] }, async (sandbox) => {
+  await withLocalSandbox(new LocalDeployment(), { ports: [port] }, async (sandbox) => {
     assert.equal(sandbox.ports, { [port]: `http://127.0.0.1:${port}` });
     await withClient(sandbox, (c) => c.call('serveHttp', [port, 'local']));
     assert.is(await (await fetch(sandbox.ports[port]!)).text(), 'local');

@@ -18,12 +18,12 @@ import { buildBundle } from '../../bundle/index.js';
 import { DockerDeployment, LABELS } from '../../deploy/docker.js';
 import type { Sandbox, SandboxConfig } from '../../deploy/types.js';
 import { freeLoopbackPort } from '../../deploy/shared/loopback.js';
-import { RuntimeClient } from '../../runtime/client/client.js';
 import { rejects } from '../support/assert.js';
 import { runGc, sandboxOfCrashedHost } from '../support/crash.js';
 import { containersWith, engineOrSkip, removeBundle, taskImage } from '../support/docker.js';
 import { withEnv } from '../support/env.js';
 import { repoRoot } from '../support/serve.js';
+import { assertFullyCallable, withClient, withSandbox } from '../support/sandbox-client.js';
 
 const docker = await engineOrSkip('docker network and ports');
 const RUN = `agentix-test-net-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -36,23 +36,9 @@ const ctx = {} as { temp: string; imageId: string; busybox: string; target: stri
 /** This process's socket directories (network: 'none') in the temp dir. */
 const mySocketDirs = () => readdirSync(tmpdir()).filter((n) => n.startsWith(`agentix-docker-net-${process.pid}-`));
 
-async function withClient<T>(sandbox: Sandbox, fn: (c: RuntimeClient) => Promise<T>): Promise<T> {
-  const client = await RuntimeClient.connect(sandbox);
-  try {
-    return await fn(client);
-  } finally {
-    await client.close();
-  }
-}
-
-async function withSandbox<T>(config: Partial<SandboxConfig>, fn: (s: Sandbox, d: DockerDeployment) => Promise<T>): Promise<T> {
+function withDockerSandbox<T>(config: Partial<SandboxConfig>, fn: (s: Sandbox, d: DockerDeployment) => Promise<T>): Promise<T> {
   const d = new DockerDeployment();
-  const sandbox = await d.create({ image: ctx.busybox, bundle: BUNDLE, labels, workdir: '/tmp', ...config });
-  try {
-    return await fn(sandbox, d);
-  } finally {
-    await d.delete(sandbox.id);
-  }
+  return withSandbox(d, { image: ctx.busybox, bundle: BUNDLE, labels, workdir: '/tmp', ...config }, (s) => fn(s, d));
 }
 
 const test = suite('docker: network and ports');
@@ -78,7 +64,7 @@ test.before(async () => {
 test("network 'none': nothing reachable from inside, every call shape and both plugins from the host", async () => {
   const before = mySocketDirs();
   let socketDir = '';
-  await withSandbox({ network: 'none' }, async (sandbox) => {
+  await withDockerSandbox({ network: 'none' }, async (sandbox) => {
     assert.match(sandbox.runtimeUrl, /^ws\+unix:\/\/\/.*\/runtime\.sock$/);
     socketDir = dirname(dirname(sandbox.runtimeUrl.slice('ws+unix://'.length)));
     assert.ok(existsSync(socketDir));
@@ -90,23 +76,8 @@ test("network 'none': nothing reachable from inside, every call shape and both p
       assert.match(await c.call<string>('dnsProbe', ['localhost.agentix-test.invalid']), /^E/);
       const viaBash = await c.call<{ exitCode: number; stderr: string }>('bash.run', [`exec 3<>/dev/tcp/127.0.0.1/${ctx.targetPort}`]);
       assert.is.not(viaBash.exitCode, 0, 'bash cannot connect either');
-      // every call shape
-      assert.is(await c.call('hello', ['none']), 'hello none');
-      const items: number[] = [];
-      for await (const n of c.stream<number>('count', [3])) items.push(n);
-      assert.equal(items, [0, 1, 2]);
-      const chat = c.bidi<string, string>('chat', ['> ']);
-      const it = chat[Symbol.asyncIterator]();
-      await chat.send('a');
-      assert.equal(await it.next(), { value: '> a', done: false });
-      await chat.send('b');
-      assert.equal(await it.next(), { value: '> b', done: false });
-      chat.close();
-      assert.is((await it.next()).done, true);
-      // both plugins
-      assert.is((await c.call<{ stdout: string }>('bash.run', ['echo $((6 * 7))'])).stdout, '42\n');
-      assert.equal(await c.call('files.write', ['hello.txt', 'hi']), { bytes: 2 });
-      assert.is(Buffer.from(await c.call<Uint8Array>('files.read', ['hello.txt'])).toString(), 'hi');
+      // every call shape, both plugins
+      await assertFullyCallable(c, 'none');
     });
     assert.is((await docker!.getContainer(sandbox.id).inspect()).HostConfig.NetworkMode, 'none');
     assert.is((await new DockerDeployment().get(sandbox.id)).runtimeUrl, sandbox.runtimeUrl, 'get() reports the socket URL');
@@ -116,7 +87,7 @@ test("network 'none': nothing reachable from inside, every call shape and both p
 });
 
 test("network 'host' (the control): the port another container publishes on the loopback is reachable", async () => {
-  await withSandbox({ network: 'host' }, async (sandbox) => {
+  await withDockerSandbox({ network: 'host' }, async (sandbox) => {
     assert.match(sandbox.runtimeUrl, /^ws:\/\/127\.0\.0\.1:\d+$/);
     assert.is((await docker!.getContainer(sandbox.id).inspect()).HostConfig.NetworkMode, 'host');
     await withClient(sandbox, async (c) => assert.is(await c.call('tcpProbe', ['127.0.0.1', ctx.targetPort]), 'connected'));
@@ -124,7 +95,7 @@ test("network 'host' (the control): the port another container publishes on the 
 });
 
 test("network 'none' as a non-root user: the runtime can make its socket, the host can call it", async () => {
-  await withSandbox({ network: 'none', user: '65534:65534' }, async (sandbox) => {
+  await withDockerSandbox({ network: 'none', user: '65534:65534' }, async (sandbox) => {
     await withClient(sandbox, async (c) => {
       assert.is((await c.call<{ stdout: string }>('bash.run', ['id -u'])).stdout, '65534\n');
       assert.is(await c.call('hello', ['nobody']), 'hello nobody');
@@ -151,7 +122,7 @@ test("agentix gc removes a crashed host's sandbox without network and its socket
 });
 
 test('published ports: a server started inside is reachable from the host at sandbox.ports[p]', async () => {
-  await withSandbox({ ports: [3000, 5173] }, async (sandbox) => {
+  await withDockerSandbox({ ports: [3000, 5173] }, async (sandbox) => {
     assert.equal(Object.keys(sandbox.ports), ['3000', '5173']);
     for (const p of [3000, 5173]) assert.match(sandbox.ports[p]!, /^http:\/\/127\.0\.0\.1:\d+$/);
     await withClient(sandbox, async (c) => {
@@ -165,7 +136,7 @@ test('published ports: a server started inside is reachable from the host at san
 
 test('published ports on the host network are the port itself', async () => {
   const port = await freeLoopbackPort();
-  await withSandbox({ network: 'host', ports: [port] }, async (sandbox) => {
+  await withDockerSandbox({ network: 'host', ports: [port] }, async (sandbox) => {
     assert.is(sandbox.ports[port], `http://127.0.0.1:${port}`);
     await withClient(sandbox, (c) => c.call('serveHttp', [port, 'host net']));
     assert.is(await (await fetch(sandbox.ports[port]!)).text(), 'host net');

@@ -27,6 +27,7 @@ import { openApiError, unknownFields } from '../support/kube-schema.js';
 import { clusterLeftovers, k8sDeployment, standInOrSkip, type StandIn } from '../support/kubernetes.js';
 import { alive, eventually, repoRoot } from '../support/serve.js';
 import { RuntimeClient } from '../../runtime/client/client.js';
+import { assertLongLifetimeKept } from '../support/sandbox-client.js';
 
 const RUN = `agentix-test-k8s-opts-${process.pid}-${randomBytes(3).toString('hex')}`;
 const RUN_LABEL = 'agentix-test.run';
@@ -160,22 +161,8 @@ gc('stand-in API server: a server started inside the pod is reachable from the h
   assert.is(refused, 'refused', 'the port-forward closes with the sandbox');
 });
 
-gc('stand-in API server: a lifetime longer than one timer can hold does not delete the sandbox at once', async () => {
-  const d = k8sDeployment(ctx.standIn);
-  const sandbox = await d.create({ image: ctx.busybox, bundle: BUNDLE, labels, lifetimeMs: 2 ** 32 });
-  try {
-    await new Promise((r) => setTimeout(r, 500));
-    assert.is((await d.get(sandbox.id)).state, 'running');
-    const c = await RuntimeClient.connect(sandbox);
-    try {
-      assert.is(await c.call('hello', ['later']), 'hello later');
-    } finally {
-      await c.close();
-    }
-  } finally {
-    await d.delete(sandbox.id);
-  }
-});
+gc('stand-in API server: a lifetime longer than one timer can hold does not delete the sandbox at once', () =>
+  assertLongLifetimeKept(k8sDeployment(ctx.standIn), { image: ctx.busybox, bundle: BUNDLE, labels }));
 
 async function cleanup(): Promise<void> {
   await ctx.standIn?.close();

@@ -75,3 +75,16 @@ export async function assertFullyCallable(c: RuntimeClient, tag: string): Promis
   assert.equal(await c.call('files.write', [`${tag}.txt`, 'hi']), { bytes: 2 });
   assert.is(Buffer.from(await c.call<Uint8Array>('files.read', [`${tag}.txt`])).toString(), 'hi');
 }
+
+/**
+ * A sandbox made with `lifetimeMs: 2^32` is still running and answering
+ * well after the 1 ms that Node makes of a timer longer than 2^31-1 ms:
+ * the check every backend's lifetime timer must pass.
+ */
+export async function assertLongLifetimeKept(deployment: Deployment, config: SandboxConfig): Promise<void> {
+  await withSandbox(deployment, { ...config, lifetimeMs: 2 ** 32 }, async (sandbox) => {
+    await new Promise((r) => setTimeout(r, 500)); // far more than the 1 ms an overflowed timer waits
+    assert.is((await deployment.get(sandbox.id)).state, 'running');
+    await withClient(sandbox, async (c) => assert.is(await c.call('hello', ['still here']), 'hello still here'));
+  });
+}

@@ -7,8 +7,7 @@
  * where it does not, `'none'` is refused rather than silently ignored.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { searchPath } from '../runtime/executable-path.js';
 import { AgentixError } from '../runtime/wire/errors.js';
 
 const PROBE_MS = 5_000;
@@ -16,23 +15,10 @@ let probed: string | undefined | null = null;
 /** Where `unshare` is on the host's PATH (found once): the server is spawned with the sandbox's env, whose PATH may not have it. */
 let unsharePath = 'unshare';
 
-function findOnPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
 /** Why `unshare --net` cannot be used here, or undefined when it works (probed once per process). */
 export function unshareProblem(): string | undefined {
   if (probed !== null) return probed;
-  unsharePath = findOnPath('unshare') ?? 'unshare';
+  unsharePath = searchPath('unshare', process.env.PATH ?? '') ?? 'unshare';
   const r = spawnSync(unsharePath, ['--net', '--', 'true'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: PROBE_MS, encoding: 'utf8' });
   if (r.error) probed = `unshare is not available (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`;
   else if (r.status !== 0) probed = `unshare --net failed: ${(r.stderr || `exit ${r.status}`).trim()}`;

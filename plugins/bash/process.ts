@@ -5,8 +5,9 @@
  * Not an entry module: nothing here is callable remotely.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
+import { isExecutable, searchPath } from '../../runtime/executable-path.js';
 import { MAX_TIMER_MS } from '../../runtime/wire/deadline.js';
 import { abortError, codeError } from '../errors.js';
 import { groupMembers } from './proc.js';
@@ -18,24 +19,6 @@ export const BUNDLE_BIN = '/nix/runtime/bin';
 export const KILL_GRACE_MS = 500;
 /** A PATH for images that set none (an empty image's config often has no Env). */
 const FALLBACK_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function searchPath(name: string, path: string): string | undefined {
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    const file = join(dir, name);
-    if (isExecutable(file)) return file;
-  }
-  return undefined;
-}
 
 /**
  * The bash to run: `AGENTIX_BASH` when set (tests, unusual images), else the

@@ -7,17 +7,19 @@
  * when this process exits; what a crashed process left is found by its pid
  * (`agentix gc`, localGarbage below).
  */
-import { cpSync, lstatSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { cpSync, lstatSync, rmSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { processAlive } from '../runtime/process-alive.js';
 import { AgentixError } from '../runtime/wire/errors.js';
+import { isPidTempDir, listPidTempDirs, makePidTempDir } from './shared/pid-temp.js';
 import type { Removed } from './shared/removed.js';
 
-export type LocalTempKind = 'snapshot' | 'fork' | 'net';
+const KINDS = ['snapshot', 'fork', 'net'] as const;
+export type LocalTempKind = (typeof KINDS)[number];
+/** Each kind's dirs are pid temp dirs (shared/pid-temp.ts) of this prefix. */
+const prefixOf = (kind: LocalTempKind) => `agentix-local-${kind}`;
 /** What `create({ image })` takes to start from a local snapshot: `local-snapshot:/tmp/agentix-local-snapshot-…`. */
 export const LOCAL_SNAPSHOT_SCHEME = 'local-snapshot:';
-const NAME = /^agentix-local-(snapshot|fork|net)-(\d+)-[A-Za-z0-9]+$/;
 
 /** Every temp dir this process made and has not removed yet: gone at exit whatever happens. */
 const live = new Set<string>();
@@ -31,7 +33,7 @@ export function localTempDir(kind: LocalTempKind): string {
       for (const dir of live) rmSync(dir, { recursive: true, force: true });
     });
   }
-  const dir = mkdtempSync(join(tmpdir(), `agentix-local-${kind}-${process.pid}-`));
+  const dir = makePidTempDir(prefixOf(kind));
   live.add(dir);
   return dir;
 }
@@ -65,7 +67,7 @@ export function isLocalSnapshot(image: string | undefined): image is string {
  */
 export function forkSnapshot(ref: string): { dir: string; workdir: string } {
   const snap = resolve(ref.slice(LOCAL_SNAPSHOT_SCHEME.length));
-  if (dirname(snap) !== resolve(tmpdir()) || !NAME.test(basename(snap)) || !basename(snap).startsWith('agentix-local-snapshot-'))
+  if (!isPidTempDir(snap, prefixOf('snapshot')))
     throw new AgentixError('INVALID_ARGUMENT', `invalid SandboxConfig: \`image\` ${JSON.stringify(ref)} is not a local snapshot (snapshot() of the local deployment returns those)`);
   if (!isDir(join(snap, 'root'))) throw new AgentixError('NOT_FOUND', `invalid SandboxConfig: local snapshot ${snap} no longer exists (snapshots go when the process that made them exits)`);
   const dir = localTempDir('fork');
@@ -81,19 +83,10 @@ export function forkSnapshot(ref: string): { dir: string; workdir: string } {
 /** The temp dirs of local sandboxes whose process is gone (a crash or SIGKILL skips the exit hook). */
 export function localGarbage(opts: { keep?: (pid: number) => boolean; dryRun?: boolean } = {}): Removed[] {
   const removed: Removed[] = [];
-  let names: string[];
-  try {
-    names = readdirSync(tmpdir());
-  } catch {
-    return removed;
-  }
-  for (const name of names) {
-    const m = NAME.exec(name);
-    if (!m) continue;
-    const pid = Number(m[2]);
-    if (opts.keep ? opts.keep(pid) : processAlive(pid)) continue;
-    if (!opts.dryRun) rmSync(join(tmpdir(), name), { recursive: true, force: true });
-    removed.push({ kind: m[1] === 'snapshot' ? 'snapshot' : 'directory', id: name, name: join(tmpdir(), name), bundle: '', where: 'local' });
+  for (const d of listPidTempDirs(KINDS.map(prefixOf))) {
+    if (opts.keep ? opts.keep(d.pid) : processAlive(d.pid)) continue;
+    if (!opts.dryRun) rmSync(d.path, { recursive: true, force: true });
+    removed.push({ kind: d.prefix === prefixOf('snapshot') ? 'snapshot' : 'directory', id: basename(d.path), name: d.path, bundle: '', where: 'local' });
   }
   return removed;
 }

@@ -8,15 +8,15 @@
  *   none              no network at all: the runtime listens on a Unix socket in a fresh host
  *                     directory bind-mounted into the container (the engine must run on this host)
  */
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { SANDBOX_PORT } from '../../bundle/layout.js';
 import { processAlive } from '../../runtime/process-alive.js';
 import { AgentixError } from '../../runtime/wire/errors.js';
 import { type Bind } from '../shared/runtime-env.js';
 import { freeLoopbackPort } from '../shared/loopback.js';
+import { isPidTempDir, listPidTempDirs, makePidTempDir } from '../shared/pid-temp.js';
 import type { SandboxConfig } from '../types.js';
 
 export type NetworkMode = 'bridge' | 'host' | 'none';
@@ -24,7 +24,8 @@ export type NetworkMode = 'bridge' | 'host' | 'none';
 /** Where the socket directory appears in the container. */
 export const SOCKET_MOUNT = '/run/agentix';
 const SOCKET_NAME = 'runtime.sock';
-const SOCKET_DIR = /^agentix-docker-net-(\d+)-[A-Za-z0-9]+$/;
+/** Socket directories are pid temp dirs (shared/pid-temp.ts) of this prefix. */
+const SOCKET_DIR_PREFIX = 'agentix-docker-net';
 
 export interface NetworkPlan {
   mode: NetworkMode;
@@ -101,7 +102,7 @@ export function socketUrl(socketDir: string): string {
  * cannot reach it through the private parent.
  */
 function makeSocketDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), `agentix-docker-net-${process.pid}-`));
+  const dir = makePidTempDir(SOCKET_DIR_PREFIX);
   try {
     mkdirSync(join(dir, 's'));
     chmodSync(join(dir, 's'), 0o777);
@@ -114,7 +115,7 @@ function makeSocketDir(): string {
 
 /** True when `dir` is a socket directory this module makes (a label could name anything: only those are removed). */
 export function isSocketDir(dir: string | undefined): dir is string {
-  return !!dir && dirname(resolve(dir)) === resolve(tmpdir()) && SOCKET_DIR.test(basename(dir));
+  return isPidTempDir(dir, SOCKET_DIR_PREFIX);
 }
 
 export function removeSocketDir(dir: string | undefined): void {
@@ -123,16 +124,7 @@ export function removeSocketDir(dir: string | undefined): void {
 
 /** Socket directories no container names and whose creating process is gone (it died between making one and its container). */
 export function orphanSocketDirs(named: Set<string>): string[] {
-  let names: string[];
-  try {
-    names = readdirSync(tmpdir());
-  } catch {
-    return [];
-  }
-  return names
-    .filter((n) => {
-      const m = SOCKET_DIR.exec(n);
-      return m && !processAlive(Number(m[1])) && !named.has(join(tmpdir(), n));
-    })
-    .map((n) => join(tmpdir(), n));
+  return listPidTempDirs([SOCKET_DIR_PREFIX])
+    .filter((d) => !processAlive(d.pid) && !named.has(d.path))
+    .map((d) => d.path);
 }

@@ -8,6 +8,7 @@
  * failure too, and `agentix gc` removes what a crashed host left. Everything
  * this file makes carries a run label and is removed at the end.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -119,6 +120,22 @@ test("agentix gc removes a crashed host's sandbox without network and its socket
   assert.is(code, 0);
   assert.not.ok(await docker!.getContainer(orphan).inspect().then(() => true, () => false), `gc removed the sandbox:\n${out}`);
   assert.not.ok(existsSync(dir), `gc removed the socket directory:\n${out}`);
+});
+
+test('agentix gc removes a socket directory no container names once the process that made it is gone, and keeps a live one\'s', async () => {
+  // a host that died between making the directory and its container: only the pid in the name tells
+  const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+  const orphan = mkdtempSync(join(tmpdir(), `agentix-docker-net-${dead}-`));
+  const mine = mkdtempSync(join(tmpdir(), `agentix-docker-net-${process.pid}-`));
+  try {
+    const { code, out } = await runGc(['--docker']);
+    assert.is(code, 0);
+    assert.not.ok(existsSync(orphan), `gc removed the orphaned socket directory:\n${out}`);
+    assert.ok(existsSync(mine), 'a live process\'s socket directory stays');
+  } finally {
+    rmSync(orphan, { recursive: true, force: true });
+    rmSync(mine, { recursive: true, force: true });
+  }
 });
 
 test('published ports: a server started inside is reachable from the host at sandbox.ports[p]', async () => {

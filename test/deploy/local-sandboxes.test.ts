@@ -6,7 +6,6 @@
  * `unshare --net` where that works (and is refused where not); ports are
  * the host's; a sandbox is deleted at the end of its lifetime.
  */
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,7 +19,7 @@ import type { Sandbox, SandboxConfig } from '../../deploy/types.js';
 import { RuntimeClient } from '../../runtime/client/client.js';
 import { rejects } from '../support/assert.js';
 import { assertFullyCallable, withClient, withSandbox } from '../support/sandbox-client.js';
-import { runGc } from '../support/crash.js';
+import { hostScriptOutput, runGc } from '../support/crash.js';
 import { eventually, repoRoot } from '../support/serve.js';
 
 const ctx = {} as { temp: string; project: string };
@@ -78,21 +77,17 @@ test('bad snapshot references are refused, naming the option', async () => {
 });
 
 /** A host process that makes a sandbox and a snapshot of it, then exits normally or dies by SIGKILL: the snapshot's dir. */
-async function snapshotOfHost(end: 'exit' | 'SIGKILL'): Promise<string> {
-  const script = `
+function snapshotOfHost(end: 'exit' | 'SIGKILL'): Promise<string> {
+  return hostScriptOutput(
+    `
     import { LocalDeployment } from ${JSON.stringify(join(repoRoot, 'deploy/local.ts'))};
     const d = new LocalDeployment();
     const s = await d.create({ image: '', bundle: ${JSON.stringify(ctx.project)}, workdir: ${JSON.stringify(ctx.temp)} });
     process.stdout.write((await d.snapshot(s.id)).slice('local-snapshot:'.length) + '\\n');
     ${end === 'exit' ? 'process.exit(0);' : "process.kill(process.pid, 'SIGKILL');"}
-  `;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (b: Buffer) => (out += b));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-  await new Promise((r) => child.on('close', r));
-  clearTimeout(timer);
-  return out.trim();
+  `,
+    { timeoutMs: 120_000 },
+  );
 }
 
 test('snapshots go when their process exits; agentix gc removes those of a process that was killed', async () => {

@@ -6,7 +6,6 @@
  * removes the snapshots whose owner is gone. Everything this file makes
  * carries a run label (snapshots inherit it) and is removed at the end.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
@@ -16,7 +15,7 @@ import { buildBundle } from '../../bundle/index.js';
 import { DockerDeployment, LABELS, statusOf } from '../../deploy/docker.js';
 import { RuntimeClient } from '../../runtime/client/client.js';
 import { copyHelloFixture, type FixtureCopy } from '../support/bundle-fixture.js';
-import { runGc } from '../support/crash.js';
+import { hostScriptOutput, runGc } from '../support/crash.js';
 import { containersWith, engineOrSkip, removeBundle, taskImage } from '../support/docker.js';
 
 const docker = await engineOrSkip('docker snapshots');
@@ -180,21 +179,14 @@ test('snapshot() refuses what is not a running sandbox, with the id in the messa
 });
 
 /** A host process that creates a sandbox and snapshots it, then dies by SIGKILL: returns the snapshot ref. */
-async function snapshotOfCrashedHost(): Promise<string> {
-  const script = `
+function snapshotOfCrashedHost(): Promise<string> {
+  return hostScriptOutput(`
     import { DockerDeployment } from ${JSON.stringify(fileURLToPath(new URL('../../deploy/docker.ts', import.meta.url)))};
     const d = new DockerDeployment();
     const s = await d.create(${JSON.stringify({ image: ctx.busybox, bundle: BUNDLE, labels })});
     process.stdout.write((await d.snapshot(s.id)) + '\\n');
     process.kill(process.pid, 'SIGKILL');
-  `;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  await new Promise((r) => child.on('close', r));
-  clearTimeout(timer);
-  return out.trim();
+  `);
 }
 
 test('agentix gc removes the snapshots of a crashed host, keeps those of a live one', async () => {

@@ -14,17 +14,28 @@ import { withEnvAsync } from './env.js';
  * deploy/`module` (e.g. 'docker.ts', 'DockerDeployment') and kills itself
  * with SIGKILL; returns the sandbox id it printed ('' if it printed none).
  */
-export async function sandboxOfCrashedHost(module: string, exportName: string, config: SandboxConfig, env: Record<string, string> = {}): Promise<string> {
-  const script = `
+export function sandboxOfCrashedHost(module: string, exportName: string, config: SandboxConfig, env: Record<string, string> = {}): Promise<string> {
+  return hostScriptOutput(
+    `
     import { ${exportName} } from ${JSON.stringify(fileURLToPath(new URL(`../../deploy/${module}`, import.meta.url)))};
     const s = await new ${exportName}().create(${JSON.stringify(config)});
     process.stdout.write(s.id + '\\n');
     process.kill(process.pid, 'SIGKILL');
-  `;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
+  `,
+    { env },
+  );
+}
+
+/**
+ * Runs `script` (an ES module, TypeScript through tsx) as a host process of
+ * its own and returns what it printed, trimmed, once it has ended (by itself,
+ * or killed after `timeoutMs`).
+ */
+export async function hostScriptOutput(script: string, opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<string> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...opts.env } });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
   await new Promise((r) => child.on('close', r));
   clearTimeout(timer);
   return out.trim();

@@ -14,11 +14,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildBundle } from '../../bundle/index.js';
 import { DockerDeployment, LABELS } from '../../deploy/docker.js';
-import { RuntimeClient } from '../../runtime/client/client.js';
 import { rejects } from '../support/assert.js';
 import { copyHelloFixture, type FixtureCopy } from '../support/bundle-fixture.js';
 import { containersWith, engineOrSkip, removeBundle, taskImage } from '../support/docker.js';
-import { assertLongLifetimeKept } from '../support/sandbox-client.js';
+import { assertLongLifetimeKept, withClient, withSandbox } from '../support/sandbox-client.js';
 
 const docker = await engineOrSkip('docker sandbox options under hostile input');
 const RUN = `agentix-test-hostile-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -63,18 +62,12 @@ test("a snapshot holds the sandbox's token and env values nowhere: not in Contai
     const ofThis = await docker!.listImages({ all: true, filters: { label: [`${LABELS.snapshotOf}=${sandbox.id}`] } } as object);
     assert.is(ofThis.length, 1, `images of this snapshot: ${ofThis.map((i) => i.Id).join(' ')}`);
     // and a sandbox still starts from it
-    const fork = await d.create({ image: ref, bundle: BUNDLE, labels });
-    try {
-      const client = await RuntimeClient.connect(fork);
-      try {
+    await withSandbox(d, { image: ref, bundle: BUNDLE, labels }, (fork) =>
+      withClient(fork, async (client) => {
         assert.is(await client.call('env', ['API_KEY']), null);
         assert.is(await client.call('hello', ['fork']), 'hello fork');
-      } finally {
-        await client.close();
-      }
-    } finally {
-      await d.delete(fork.id);
-    }
+      }),
+    );
   } finally {
     await d.delete(sandbox.id);
     if (ref) await docker!.getImage(ref).remove({ force: true }).catch(() => undefined);

@@ -17,6 +17,7 @@ import { RuntimeClient } from '../../runtime/client/client.js';
 import { copyHelloFixture, type FixtureCopy } from '../support/bundle-fixture.js';
 import { hostScriptOutput, runGc } from '../support/crash.js';
 import { containersWith, engineOrSkip, removeBundle, taskImage } from '../support/docker.js';
+import { withClient, withSandbox } from '../support/sandbox-client.js';
 
 const docker = await engineOrSkip('docker snapshots');
 const RUN = `agentix-test-snap-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -148,22 +149,14 @@ test("a fork does not inherit the original's network, socket directory or lifeti
   let ref = '';
   try {
     ref = await d.snapshot(original.id);
-    const fork = await d.create({ image: ref, bundle: BUNDLE, labels });
-    try {
+    await withSandbox(d, { image: ref, bundle: BUNDLE, labels }, async (fork) => {
       assert.match(fork.runtimeUrl, /^ws:\/\/127\.0\.0\.1:\d+$/);
       const c = await docker!.getContainer(fork.id).inspect();
       assert.is(c.Config.Labels[LABELS.expiresAt], '', 'no lifetime of its own, none inherited');
       assert.is(c.Config.Labels[LABELS.socketDir], '');
       assert.not.ok((c.Config.Env ?? []).some((e) => e.startsWith('AGENTIX_LIFETIME_MS=') || e.startsWith('AGENTIX_BIND_SOCKET=')), c.Config.Env.join(' '));
-      const client = await RuntimeClient.connect(fork);
-      try {
-        assert.is(await client.call('hello', ['fork']), 'hello fork');
-      } finally {
-        await client.close();
-      }
-    } finally {
-      await d.delete(fork.id);
-    }
+      await withClient(fork, async (client) => assert.is(await client.call('hello', ['fork']), 'hello fork'));
+    });
   } finally {
     await d.delete(original.id);
     if (ref) await docker!.getImage(ref).remove({ force: true }).catch(() => undefined);

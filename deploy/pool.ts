@@ -289,8 +289,16 @@ class WarmPool implements Pool {
 
   /** Starts creations until idle + creating covers `size` plus the waiting claims, `concurrency` at most. */
   private fill(): void {
-    if (this.closed || this.stalled || this.retryTimer) return;
-    while (this.creating < this.concurrency && this.idle.length + this.creating < this.size + this.waiters.length) {
+    // Checked on every turn, not once: a backend whose create throws synchronously
+    // fails inside createOne() before the loop goes on (creating back to 0), and
+    // only the stall or retry timer that failure sets ends the loop.
+    while (
+      !this.closed &&
+      !this.stalled &&
+      !this.retryTimer &&
+      this.creating < this.concurrency &&
+      this.idle.length + this.creating < this.size + this.waiters.length
+    ) {
       this.creating++;
       void this.track(this.createOne());
     }

@@ -375,6 +375,40 @@ pool('bad options are refused with an error naming the option', async () => {
   assert.is(d.attempts, 0, 'nothing was created');
 });
 
+/** A pure in-memory backend for what the local deployment cannot be made to do: its create is given per test. */
+function fakeDeployment(create: (c: SandboxConfig) => Promise<Sandbox>): Deployment & { creates: number; deletes: string[] } {
+  const d = {
+    creates: 0,
+    deletes: [] as string[],
+    create(c: SandboxConfig) {
+      d.creates++;
+      return create(c);
+    },
+    async delete(id: string) {
+      d.deletes.push(id);
+    },
+    async get(id: string) {
+      return { id, state: 'unknown' as const };
+    },
+  };
+  return d as never;
+}
+
+pool('a backend whose create throws synchronously fails the claim instead of spinning the thread', async () => {
+  const d = fakeDeployment(() => {
+    throw new Error('sync create failure');
+  });
+  const p = createPool(d, config, { size: 1, attempts: 2, backoffMs: 1 });
+  try {
+    const err = await rejection(p.claim({ timeoutMs: 5_000 }));
+    assert.is(err.code, 'UNAVAILABLE');
+    assert.match(err.message, /sync create failure/);
+    assert.is(d.creates, 2, 'one creation per attempt, no more');
+  } finally {
+    await p.close();
+  }
+});
+
 pool.after(() => {
   assert.equal(unhandled, [], 'no unhandled rejection in this file');
 });

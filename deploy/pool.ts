@@ -425,8 +425,12 @@ function wholeNumber(name: string, v: unknown, min: number): number {
   return v;
 }
 
+/** The longest delay setTimeout honours: Node fires a longer one after 1 ms (TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function positive(name: string, v: unknown, where = 'createPool'): number {
-  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new AgentixError('INVALID_ARGUMENT', `${where}: \`${name}\` must be a positive number of ms, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !(v > 0) || !(v <= MAX_TIMER_MS))
+    throw new AgentixError('INVALID_ARGUMENT', `${where}: \`${name}\` must be a positive number of ms, at most ${MAX_TIMER_MS} (about 24.8 days), got ${JSON.stringify(v)}`);
   return v;
 }
 

@@ -409,6 +409,29 @@ pool('a backend whose create throws synchronously fails the claim instead of spi
   }
 });
 
+pool('a wait longer than a timer can hold is refused, not turned into an immediate expiry or timeout', async () => {
+  // Node fires a setTimeout above 2^31-1 ms after 1 ms: unrefused, maxIdleMs 3e9 made
+  // the pool delete and recreate its sandbox every millisecond.
+  const d = fakeDeployment(async () => ({ id: `fake-${d.creates}`, runtimeUrl: '', token: '', ports: {} }));
+  try {
+    createPool(d, config, { size: 1, maxIdleMs: 2 ** 31 });
+    assert.unreachable('createPool accepted maxIdleMs 2^31');
+  } catch (err) {
+    assert.ok(err instanceof AgentixError);
+    assert.is((err as AgentixError).code, 'INVALID_ARGUMENT');
+    assert.match((err as Error).message, /`maxIdleMs` must be .*at most 2147483647/);
+  }
+  assert.is(d.creates, 0, 'the refused pool created nothing');
+  const p = createPool(d, config, { size: 1 });
+  try {
+    const err = await rejection(p.claim({ timeoutMs: 2 ** 31 }));
+    assert.is(err.code, 'INVALID_ARGUMENT');
+    assert.match(err.message, /pool.claim: `timeoutMs` must be .*at most 2147483647/);
+  } finally {
+    await p.close();
+  }
+});
+
 pool.after(() => {
   assert.equal(unhandled, [], 'no unhandled rejection in this file');
 });

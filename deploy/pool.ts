@@ -308,6 +308,10 @@ class WarmPool implements Pool {
     let sandbox: Sandbox;
     try {
       sandbox = await this.deployment.create(this.config);
+      // A backend bug must fail like a failed creation, not throw inside arrived()
+      // (which left the waiting claim pending forever) or reach a caller.
+      if (!isSandbox(sandbox))
+        throw new AgentixError('INTERNAL', `pool: the deployment's create() resolved to ${JSON.stringify(sandbox) ?? String(sandbox)}, not a Sandbox (an object with string id and runtimeUrl)`);
     } catch (err) {
       this.creating--;
       this.failed(err);
@@ -400,6 +404,10 @@ class WarmPool implements Pool {
     void settled.then(() => this.background.delete(settled));
     return p;
   }
+}
+
+function isSandbox(v: unknown): v is Sandbox {
+  return !!v && typeof v === 'object' && typeof (v as Sandbox).id === 'string' && typeof (v as Sandbox).runtimeUrl === 'string';
 }
 
 function closedError(): AgentixError {

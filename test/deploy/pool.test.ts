@@ -432,6 +432,19 @@ pool('a wait longer than a timer can hold is refused, not turned into an immedia
   }
 });
 
+pool('a backend whose create resolves to something that is not a sandbox fails the claim with an error saying so', async () => {
+  const d = fakeDeployment(async () => undefined as never);
+  const p = createPool(d, config, { size: 1, attempts: 2, backoffMs: 1 });
+  try {
+    const err = await rejection(p.claim({ timeoutMs: 5_000 }));
+    assert.is(err.code, 'UNAVAILABLE');
+    assert.match(err.message, /create\(\) resolved to undefined, not a Sandbox/);
+    assert.is(d.creates, 2);
+  } finally {
+    await p.close();
+  }
+});
+
 pool.after(() => {
   assert.equal(unhandled, [], 'no unhandled rejection in this file');
 });

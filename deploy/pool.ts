@@ -17,6 +17,7 @@
  * background can reject unobserved: every promise it starts is caught and
  * tracked, and `close()` waits for all of them.
  */
+import { armDeadline, deadlineAt, type Deadline } from '../runtime/wire/deadline.js';
 import { AgentixError } from '../runtime/wire/errors.js';
 import { sandboxAnswers } from './sandbox-health.js';
 import type { Deployment, Sandbox, SandboxConfig } from './types.js';
@@ -98,7 +99,8 @@ export function createPool(deployment: Deployment, config: SandboxConfig, opts: 
 interface Idle {
   sandbox: Sandbox;
   since: number;
-  timer?: NodeJS.Timeout;
+  /** Its maxIdleMs expiry (the one deadline rule: a wait past one timer's range is a chain). */
+  expiry?: Deadline;
 }
 
 interface Waiter {
@@ -207,7 +209,7 @@ class WarmPool implements Pool {
     this.retryTimer = undefined;
     for (const w of this.waiters.splice(0)) w.reject(closedError());
     for (const e of this.idle.splice(0)) {
-      clearTimeout(e.timer);
+      e.expiry?.cancel();
       this.discard(e.sandbox);
     }
     // Creations in flight end within the backend's startup time; arrived() deletes what they make.
@@ -225,7 +227,7 @@ class WarmPool implements Pool {
     for (;;) {
       const e = this.idle.shift();
       if (!e) return undefined;
-      clearTimeout(e.timer);
+      e.expiry?.cancel();
       if (this.maxIdleMs !== undefined && Date.now() - e.since >= this.maxIdleMs) this.discard(e.sandbox);
       else return e;
     }
@@ -254,9 +256,9 @@ class WarmPool implements Pool {
 
   private wait(signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<Sandbox> {
     return new Promise<Sandbox>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: Deadline | undefined;
       const settle = () => {
-        clearTimeout(timer);
+        timer?.cancel();
         signal?.removeEventListener('abort', onAbort);
       };
       const waiter: Waiter = {
@@ -278,9 +280,8 @@ class WarmPool implements Pool {
       const onAbort = () => leave(cancelledError());
       signal?.addEventListener('abort', onAbort, { once: true });
       if (timeoutMs !== undefined)
-        timer = setTimeout(
-          () => leave(new AgentixError('DEADLINE_EXCEEDED', `pool.claim: no sandbox was ready within ${timeoutMs} ms${this.failures ? `; the last creation failed: ${messageOf(this.lastError)}` : ''}`, undefined, this.failures ? { cause: this.lastError } : undefined)),
-          timeoutMs,
+        timer = armDeadline(deadlineAt(timeoutMs), () =>
+          leave(new AgentixError('DEADLINE_EXCEEDED', `pool.claim: no sandbox was ready within ${timeoutMs} ms${this.failures ? `; the last creation failed: ${messageOf(this.lastError)}` : ''}`, undefined, this.failures ? { cause: this.lastError } : undefined)),
         );
       this.waiters.push(waiter);
       this.fill();
@@ -365,9 +366,8 @@ class WarmPool implements Pool {
   private addIdle(sandbox: Sandbox, since: number, first: boolean): void {
     const entry: Idle = { sandbox, since };
     if (this.maxIdleMs !== undefined) {
-      entry.timer = setTimeout(() => this.expire(entry), Math.max(0, since + this.maxIdleMs - Date.now()));
       // Idle sandboxes alone do not keep the host process running.
-      entry.timer.unref();
+      entry.expiry = armDeadline(since + this.maxIdleMs, () => this.expire(entry), { unref: true });
     }
     if (first) this.idle.unshift(entry);
     else this.idle.push(entry);
@@ -433,12 +433,8 @@ function wholeNumber(name: string, v: unknown, min: number): number {
   return v;
 }
 
-/** The longest delay setTimeout honours: Node fires a longer one after 1 ms (TimeoutOverflowWarning). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 function positive(name: string, v: unknown, where = 'createPool'): number {
-  if (typeof v !== 'number' || !(v > 0) || !(v <= MAX_TIMER_MS))
-    throw new AgentixError('INVALID_ARGUMENT', `${where}: \`${name}\` must be a positive number of ms, at most ${MAX_TIMER_MS} (about 24.8 days), got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !(v > 0) || !Number.isFinite(v)) throw new AgentixError('INVALID_ARGUMENT', `${where}: \`${name}\` must be a positive number of ms, got ${JSON.stringify(v)}`);
   return v;
 }
 

@@ -43,6 +43,13 @@ export interface PoolOptions {
   attempts?: number;
   /** Pause after the first failure, doubled after each further one, at most 10 s (default 250 ms). */
   backoffMs?: number;
+  /**
+   * How long `close()` waits for the creations and deletions still in flight
+   * (default 120 s). The built-in deployments bound their own; a backend whose
+   * `create()` never settles would otherwise hold `close()` forever. After it,
+   * `close()` rejects with DEADLINE_EXCEEDED; a sandbox that still arrives is deleted.
+   */
+  closeTimeoutMs?: number;
 }
 
 export interface ClaimOptions {
@@ -90,6 +97,7 @@ const DEFAULT_ATTEMPTS = 5;
 const DEFAULT_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 10_000;
 const DEFAULT_MAX_CONCURRENCY = 4;
+const DEFAULT_CLOSE_TIMEOUT_MS = 120_000;
 
 /** A pool of `opts.size` ready sandboxes made with `deployment.create(config)`; it starts filling at once. */
 export function createPool(deployment: Deployment, config: SandboxConfig, opts: PoolOptions): Pool {
@@ -114,6 +122,7 @@ class WarmPool implements Pool {
   private readonly concurrency: number;
   private readonly attempts: number;
   private readonly backoffMs: number;
+  private readonly closeTimeoutMs: number;
 
   /** Oldest first. */
   private readonly idle: Idle[] = [];
@@ -145,6 +154,7 @@ class WarmPool implements Pool {
     this.concurrency = opts.concurrency === undefined ? Math.min(this.size, DEFAULT_MAX_CONCURRENCY) : wholeNumber('concurrency', opts.concurrency, 1);
     this.attempts = opts.attempts === undefined ? DEFAULT_ATTEMPTS : wholeNumber('attempts', opts.attempts, 1);
     this.backoffMs = opts.backoffMs === undefined ? DEFAULT_BACKOFF_MS : nonNegative('backoffMs', opts.backoffMs);
+    this.closeTimeoutMs = opts.closeTimeoutMs === undefined ? DEFAULT_CLOSE_TIMEOUT_MS : positive('closeTimeoutMs', opts.closeTimeoutMs);
     this.fill();
   }
 
@@ -213,7 +223,28 @@ class WarmPool implements Pool {
       this.discard(e.sandbox);
     }
     // Creations in flight end within the backend's startup time; arrived() deletes what they make.
-    while (this.background.size) await Promise.all([...this.background]);
+    // Bounded all the same: a backend's create() that never settles must not hold close() forever.
+    let timedOut = false;
+    let wake: () => void = () => undefined;
+    const timeout = new Promise<void>((resolve) => (wake = resolve));
+    const deadline = armDeadline(deadlineAt(this.closeTimeoutMs), () => {
+      timedOut = true;
+      wake();
+    });
+    try {
+      while (this.background.size && !timedOut) await Promise.race([Promise.all([...this.background]), timeout]);
+    } finally {
+      deadline.cancel();
+    }
+    if (timedOut) {
+      const errors = this.deleteErrors.splice(0);
+      throw new AgentixError(
+        'DEADLINE_EXCEEDED',
+        `pool.close: ${this.background.size} creation(s) or deletion(s) had not finished after closeTimeoutMs (${this.closeTimeoutMs} ms); a sandbox that still arrives is deleted then`,
+        undefined,
+        errors.length ? { cause: new AggregateError(errors) } : undefined,
+      );
+    }
     if (this.deleteErrors.length) {
       const errors = this.deleteErrors.splice(0);
       throw new AgentixError('UNAVAILABLE', `pool.close: ${errors.length} sandbox(es) could not be deleted; the first: ${messageOf(errors[0])}`, undefined, {

@@ -373,6 +373,7 @@ pool('bad options are refused with an error naming the option', async () => {
   bad({ size: 2, concurrency: 1.5 }, /`concurrency`/);
   bad({ size: 2, maxIdleMs: -1 }, /`maxIdleMs` must be a positive number/);
   bad({ size: 2, attempts: 0 }, /`attempts`/);
+  bad({ size: 2, closeTimeoutMs: 0 }, /`closeTimeoutMs` must be a positive number/);
   assert.is(d.attempts, 0, 'nothing was created');
 });
 
@@ -437,6 +438,18 @@ pool('a backend whose create resolves to something that is not a sandbox fails t
   } finally {
     await p.close();
   }
+});
+
+pool('close() gives up after closeTimeoutMs on a create() that never settles, and deletes the sandbox if it still arrives', async () => {
+  let arrive: (sb: Sandbox) => void = () => undefined;
+  const d = fakeDeployment(() => new Promise<Sandbox>((resolve) => (arrive = resolve)));
+  const p = createPool(d, config, { size: 1, closeTimeoutMs: 100 });
+  const err = await rejection(p.close());
+  assert.is(err.code, 'DEADLINE_EXCEEDED');
+  assert.match(err.message, /1 creation\(s\) or deletion\(s\) had not finished after closeTimeoutMs \(100 ms\)/);
+  arrive({ id: 'late-1', runtimeUrl: '', token: '', ports: {} } as Sandbox);
+  assert.ok(await eventually(() => d.deletes.includes('late-1'), 5_000), 'the sandbox that arrived after close was deleted');
+  assert.is(await rejection(p.claim()).then((e) => e.code), 'UNAVAILABLE', 'the pool stays closed');
 });
 
 pool.after(() => {

@@ -22,7 +22,7 @@ export const SYSTEMS: SystemInfo[] = [
   { name: 'raw-ws', label: 'raw ws + msgpackr echo (floor)', serverScript: 'raw-ws.ts', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
   { name: 'agentix', label: 'Agentix (server + worker subprocess)', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
   { name: 'naive-hop', label: 'ws + msgpack + naive child-process IPC hop', serverScript: 'naive-hop.ts', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
-  { name: 'socket-handoff', label: 'ws + msgpack, accepted socket handed to a child process (prototype)', serverScript: 'socket-handoff.ts', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
+  { name: 'socket-handoff', label: 'ws + msgpack, socket handed to a child process (prototype)', serverScript: 'socket-handoff.ts', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
   { name: 'socketio', label: 'Socket.IO emit-with-ack (websocket only)', serverScript: 'socketio.ts', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
   { name: 'grpc', label: 'grpc-js (proto-loader, insecure loopback)', serverScript: 'grpc.ts', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
   { name: 'capnweb', label: 'capnweb over WebSocket (ws)', serverScript: 'capnweb.ts', scenarios: ['unary', 'payload', 'stream', 'bidi'] },

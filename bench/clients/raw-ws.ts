@@ -1,7 +1,8 @@
 /**
- * Client for the floor and for the naive hop: msgpack frames over `ws`, many
+ * Client for the floor, the naive hop and the socket hand-off prototype: msgpack frames over `ws`, many
  * calls in flight, replies matched by call id. The floor echoes the call frame
- * itself (`[1, id, target, args]`); the naive hop answers `[16, id, value]`.
+ * itself (`[1, id, target, args]`); the naive hop and the hand-off's child
+ * answer `[16, id, value]`.
  * Streams: `[6, id, n]` out, n × `[18, id, i]` and `[19, id]` back.
  */
 import { WebSocket } from 'ws';
@@ -61,3 +62,9 @@ export const connectRawWs: ClientFactory = async (url) => {
  * and streams the floor's item frames.
  */
 export const connectNaiveHop: ClientFactory = connectRawWs;
+
+/**
+ * The socket hand-off prototype's child speaks the floor's protocol on the
+ * socket it was handed, answering calls `[16, id, value]` as the naive hop does.
+ */
+export const connectSocketHandoff: ClientFactory = connectRawWs;

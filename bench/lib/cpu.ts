@@ -1,6 +1,7 @@
 /**
  * CPU time of a system's whole server side: the server process and every
- * process below it (Agentix's worker, the naive hop's child), read from
+ * process below it (Agentix's worker, the naive hop's child, the socket
+ * hand-off's child), read from
  * `/proc/<pid>/stat` (utime + stime, plus cutime + cstime for children that
  * already exited and were reaped). Linux only; elsewhere there is no figure.
  *

@@ -2,8 +2,8 @@
  * Where the server and the client processes run. Every system gets the same
  * placement so that the comparison is about the software, not the scheduler:
  * split-core (server on CPU 0, client on CPU 1) by default, or both on CPU 0.
- * Child processes a server starts (Agentix's worker, the naive hop's child)
- * inherit its CPU affinity.
+ * Child processes a server starts (Agentix's worker, the naive hop's child,
+ * the socket hand-off's child) inherit its CPU affinity.
  */
 import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';

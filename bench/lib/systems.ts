@@ -5,7 +5,7 @@
  */
 import type { ClientFactory } from '../clients/types.js';
 
-export type SystemName = 'raw-ws' | 'agentix' | 'naive-hop' | 'socketio' | 'grpc' | 'capnweb';
+export type SystemName = 'raw-ws' | 'agentix' | 'naive-hop' | 'socket-handoff' | 'socketio' | 'grpc' | 'capnweb';
 
 export interface SystemInfo {
   name: SystemName;
@@ -22,6 +22,7 @@ export const SYSTEMS: SystemInfo[] = [
   { name: 'raw-ws', label: 'raw ws + msgpackr echo (floor)', serverScript: 'raw-ws.ts', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
   { name: 'agentix', label: 'Agentix (server + worker subprocess)', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
   { name: 'naive-hop', label: 'ws + msgpack + naive child-process IPC hop', serverScript: 'naive-hop.ts', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
+  { name: 'socket-handoff', label: 'ws + msgpack, socket handed to a child process (prototype)', serverScript: 'socket-handoff.ts', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
   { name: 'socketio', label: 'Socket.IO emit-with-ack (websocket only)', serverScript: 'socketio.ts', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
   { name: 'grpc', label: 'grpc-js (proto-loader, insecure loopback)', serverScript: 'grpc.ts', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
   { name: 'capnweb', label: 'capnweb over WebSocket (ws)', serverScript: 'capnweb.ts', scenarios: ['unary', 'payload', 'stream', 'bidi'] },
@@ -31,6 +32,7 @@ export async function clientFactory(name: SystemName): Promise<ClientFactory> {
   switch (name) {
     case 'raw-ws': return (await import('../clients/raw-ws.js')).connectRawWs;
     case 'naive-hop': return (await import('../clients/raw-ws.js')).connectNaiveHop;
+    case 'socket-handoff': return (await import('../clients/raw-ws.js')).connectSocketHandoff;
     case 'agentix': return (await import('../clients/agentix.js')).connectAgentix;
     case 'socketio': return (await import('../clients/socketio.js')).connectSocketIo;
     case 'grpc': return (await import('../clients/grpc.js')).connectGrpc;

@@ -50,7 +50,7 @@ export function sections(r: BenchResults): Section[] {
   if (r.transport.length) {
     out.push({
       title: 'Unary round trip, run("hello")',
-      note: `sequential p50/p99; calls/s with ${r.plan.inflight} in flight on one connection; ratios to the floor; CPU per call during the ${r.plan.inflight}-in-flight runs: server side = the server process and every process under it (Agentix: server + worker; naive hop: server + child), from /proc/<pid>/stat, 10 ms ticks; client = the client process (process.cpuUsage)`,
+      note: `sequential p50/p99; calls/s with ${r.plan.inflight} in flight on one connection; ratios to the floor; CPU per call during the ${r.plan.inflight}-in-flight runs: server side = the server process and every process under it (Agentix: server + worker; naive hop: server + child; socket hand-off: parent + the child holding the socket), from /proc/<pid>/stat, 10 ms ticks; client = the client process (process.cpuUsage)`,
       headers: ['system', 'p50 µs', 'p99 µs', `calls/s @${r.plan.inflight}`, 'p50 vs floor', 'calls/s vs floor', `server CPU µs/call @${r.plan.inflight}`, `client CPU µs/call @${r.plan.inflight}`],
       rows: r.transport.map((s) => {
         const u = unaryNumbers(s);
@@ -93,7 +93,7 @@ export function sections(r: BenchResults): Section[] {
     const fs = floor ? streamPerSec(floor) : undefined;
     out.push({
       title: 'Server stream of small items, count(n)',
-      note: 'items/s through one stream, consumed as they arrive; each system with its own flow control (Socket.IO: a credit window of 1,024 items acknowledged every 256; capnweb: a ReadableStream; naive hop: the child streams over IPC and pauses while the socket holds over 1 MiB)',
+      note: 'items/s through one stream, consumed as they arrive; each system with its own flow control (Socket.IO: a credit window of 1,024 items acknowledged every 256; capnweb: a ReadableStream; naive hop: the child streams over IPC and pauses while the socket holds over 1 MiB; socket hand-off: the child writes to the socket itself, pausing the same way)',
       headers: ['system', 'items/s', 'vs floor'],
       rows: streamers.map((s) => {
         const v = streamPerSec(s);
@@ -103,7 +103,7 @@ export function sections(r: BenchResults): Section[] {
     const bidiFloor = floor?.bidi && !isFailed(floor.bidi) ? floor.bidi.p50Us : undefined;
     out.push({
       title: 'Bidi echo round trip, chat(inbox)',
-      note: 'one item in, its echo out, sequential, on one open bidi stream (Agentix chat(inbox), grpc-js Chat, capnweb a ReadableStream in and one out); Socket.IO emits chat and the server emits it back; the floor and the naive hop answer a call frame, the same echo as their unary',
+      note: 'one item in, its echo out, sequential, on one open bidi stream (Agentix chat(inbox), grpc-js Chat, capnweb a ReadableStream in and one out); Socket.IO emits chat and the server emits it back; the floor, the naive hop and the socket hand-off answer a call frame, the same echo as their unary',
       headers: ['system', 'p50 µs', 'p99 µs', 'p50 vs floor'],
       rows: r.transport.filter((s) => s.bidi !== undefined || (s.error && takesPart(s, 'bidi'))).map((s) =>
         !s.bidi || isFailed(s.bidi) ? [s.label, systemError(s, s.bidi), '', ''] : [s.label, fmt(s.bidi.p50Us), fmt(s.bidi.p99Us), ratio(s.bidi.p50Us, bidiFloor)]),

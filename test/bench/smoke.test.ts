@@ -35,7 +35,7 @@ let results: {
 let stdout = '';
 let md = '';
 
-const ALL = ['raw-ws', 'agentix', 'naive-hop', 'socketio', 'grpc', 'capnweb'];
+const ALL = ['raw-ws', 'agentix', 'naive-hop', 'socket-handoff', 'socketio', 'grpc', 'capnweb'];
 const system = (name: string) => {
   const s = results!.transport.find((x) => x.name === name);
   assert.ok(s, `${name} is in the results`);
@@ -64,7 +64,7 @@ test.before(() => {
 test.after(() => rmSync(out, { recursive: true, force: true }));
 
 test('the floor and every peer answer run("hello")', () => {
-  for (const name of ['raw-ws', 'naive-hop', 'socketio', 'grpc', 'capnweb']) {
+  for (const name of ['raw-ws', 'naive-hop', 'socket-handoff', 'socketio', 'grpc', 'capnweb']) {
     const s = system(name);
     assert.is(s.error, undefined, `${name}: ${s.error}`);
     assert.type(s.unary?.p50Us, 'number', `${name} unary: ${JSON.stringify(s.unary)}`);
@@ -90,7 +90,7 @@ test('the 64-in-flight figure carries server-side and client CPU per call for Ag
   assert.match(unary, /\| server CPU µs\/call @64 \| client CPU µs\/call @64 \|/);
 });
 
-test('Socket.IO, capnweb, the naive hop and grpc-js have stream and bidi rows beside Agentix and the floor', () => {
+test('Socket.IO, capnweb, the naive hop, the socket hand-off and grpc-js have stream and bidi rows beside Agentix and the floor', () => {
   const streamRows = sectionOf('Server stream of small items');
   const bidiRows = sectionOf('Bidi echo round trip');
   for (const name of ALL) {

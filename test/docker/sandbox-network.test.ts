@@ -15,11 +15,12 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildBundle } from '../../bundle/index.js';
-import { DockerDeployment, LABELS } from '../../deploy/docker.js';
+import { DockerDeployment, engineAddress, LABELS } from '../../deploy/docker.js';
 import type { Sandbox, SandboxConfig } from '../../deploy/types.js';
 import { freeLoopbackPort } from '../../deploy/shared/loopback.js';
 import { rejects } from '../support/assert.js';
@@ -151,6 +152,55 @@ test('the way in is chosen once, in the constructor: the option wins over the en
     () => withEnv({ DOCKER_HOST: 'tcp://127.0.0.1:1', AGENTIX_DOCKER_REACH: 'socket' }, () => new DockerDeployment()),
     /AGENTIX_DOCKER_REACH is "socket" but the Docker engine is not on this host \(DOCKER_HOST=tcp:\/\/127\.0\.0\.1:1\)/,
   );
+});
+
+/**
+ * An engine that cannot see this host's directories (Docker Desktop's VM, an engine whose socket
+ * was mounted into the container the host runs in), played by a proxy in front of the real one
+ * that renames every socket directory in what it forwards to one that does not exist there.
+ */
+async function engineElsewhereProxy(): Promise<{ path: string; rewrites(): number; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'agentix-net-proxy-'));
+  const path = join(dir, 'docker.sock');
+  const [from, to] = [Buffer.from('agentix-docker-net-'), Buffer.from('agentix-docker-nox-')];
+  let rewrites = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(engineAddress().replace(/^unix:\/\//, ''));
+    sockets.add(client).add(upstream);
+    client.on('data', (chunk: Buffer) => {
+      for (let at = chunk.indexOf(from); at >= 0; at = chunk.indexOf(from, at + 1)) (to.copy(chunk, at), rewrites++);
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    const end = () => (client.destroy(), upstream.destroy());
+    for (const s of [client, upstream]) s.on('error', end).on('close', () => (end(), sockets.delete(s)));
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve));
+  return {
+    path,
+    rewrites: () => rewrites,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('an engine that cannot see the socket directory refuses the create at once, naming AGENTIX_DOCKER_REACH=port; nothing is left', async () => {
+  const proxy = await engineElsewhereProxy();
+  try {
+    const before = mySocketDirs();
+    const d = withEnv({ DOCKER_HOST: `unix://${proxy.path}` }, () => new DockerDeployment());
+    assert.is(d.runtimeReach, 'socket', 'the engine looks local');
+    await rejects(d.create({ image: ctx.busybox, bundle: BUNDLE, labels }), /the Docker engine \(unix:\/\/.*\) cannot see this host's directory .*agentix-docker-net-.*AGENTIX_DOCKER_REACH=port/s);
+    assert.ok(proxy.rewrites() > 0, 'the proxy renamed the directory');
+    assert.equal(mySocketDirs(), before, 'the socket directory was removed');
+    assert.is((await containersWith(docker!, `${RUN_LABEL}=${RUN}`)).filter((c) => c.Id !== ctx.target).length, 0, 'no container was made');
+  } finally {
+    await proxy.close();
+  }
 });
 
 test("network 'host' (the control): the port another container publishes on the loopback is reachable", async () => {

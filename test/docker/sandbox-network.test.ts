@@ -21,6 +21,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildBundle } from '../../bundle/index.js';
 import { DockerDeployment, engineAddress, LABELS } from '../../deploy/docker.js';
+import { loadDeployment } from '../../deploy/load.js';
 import type { Sandbox, SandboxConfig } from '../../deploy/types.js';
 import { freeLoopbackPort } from '../../deploy/shared/loopback.js';
 import { rejects } from '../support/assert.js';
@@ -140,7 +141,10 @@ test("runtimeReach: 'port' and AGENTIX_DOCKER_REACH=port: the runtime's port pub
   }
 });
 
-test('the way in is chosen once, in the constructor: the option wins over the env, bad values and a socket to a remote engine are refused', () => {
+test('the way in is chosen once, in the constructor: the option wins over the env, bad values and a socket to a remote engine are refused', async () => {
+  // the option through the public entry (loadDeployment('docker') is typed to take it)
+  const Docker = await loadDeployment('docker');
+  assert.is((new Docker({ runtimeReach: 'port' }) as DockerDeployment).runtimeReach, 'port');
   assert.is(withEnv({ AGENTIX_DOCKER_REACH: 'port' }, () => new DockerDeployment({ runtimeReach: 'socket' })).runtimeReach, 'socket');
   assert.is(withEnv({ AGENTIX_DOCKER_REACH: 'socket' }, () => new DockerDeployment()).runtimeReach, 'socket');
   assert.throws(() => withEnv({ AGENTIX_DOCKER_REACH: 'pipe' }, () => new DockerDeployment()), /AGENTIX_DOCKER_REACH must be "socket" or "port", got "pipe"/);

@@ -86,7 +86,8 @@ export interface DockerDeploymentOptions {
    * `'socket'`, a Unix socket in a host directory bind-mounted into the container (no port is
    * published for the runtime, which makes the start cheaper), or `'port'`, its port 8000
    * published on 127.0.0.1. Default: `'socket'` when the engine is on this host (a `unix://`
-   * DOCKER_HOST, on Linux), else `'port'` (the only way for an engine elsewhere).
+   * DOCKER_HOST, on Linux, with a TMPDIR short enough for the socket's path), else `'port'`
+   * (the only way for an engine elsewhere).
    */
   runtimeReach?: 'socket' | 'port';
 }

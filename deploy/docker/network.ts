@@ -16,6 +16,7 @@
  * "Where a sandbox's start goes"); a bind mount costs next to nothing.
  */
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { SANDBOX_PORT } from '../../bundle/layout.js';
@@ -113,6 +114,14 @@ export interface Endpoints {
 /** The host path of the runtime's socket in a socket directory. */
 export function socketPathIn(socketDir: string): string {
   return join(socketDir, 's', SOCKET_NAME);
+}
+
+/** The longest path a Unix socket can be connected by (sun_path is 108 bytes with its NUL on Linux). */
+const MAX_SOCKET_PATH = 107;
+
+/** True when the socket of a socket directory made now (in the temp dir, TMPDIR) is short enough to connect to. */
+export function socketPathFits(): boolean {
+  return Buffer.byteLength(socketPathIn(join(tmpdir(), `${SOCKET_DIR_PREFIX}-${process.pid}-XXXXXX`))) <= MAX_SOCKET_PATH;
 }
 
 export function socketUrl(socketDir: string): string {

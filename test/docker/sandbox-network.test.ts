@@ -149,6 +149,10 @@ test('the way in is chosen once, in the constructor: the option wins over the en
   assert.is(withEnv({ AGENTIX_DOCKER_REACH: 'socket' }, () => new DockerDeployment()).runtimeReach, 'socket');
   assert.throws(() => withEnv({ AGENTIX_DOCKER_REACH: 'pipe' }, () => new DockerDeployment()), /AGENTIX_DOCKER_REACH must be "socket" or "port", got "pipe"/);
   assert.throws(() => new DockerDeployment({ runtimeReach: 'tcp' as never }), /the runtimeReach option must be "socket" or "port", got "tcp"/);
+  // a temp dir so deep that the socket's host path would not fit a socket address: the port, or a clear refusal
+  const deep = join('/tmp', 'd'.repeat(80));
+  assert.is(withEnv({ TMPDIR: deep }, () => new DockerDeployment()).runtimeReach, 'port');
+  assert.throws(() => withEnv({ TMPDIR: deep }, () => new DockerDeployment({ runtimeReach: 'socket' })), /path longer than 107 bytes under the temp dir \(TMPDIR=\/tmp\/d+\): set a shorter TMPDIR, or use "port"/);
   // an engine elsewhere: the published port is the default, and the only way
   assert.is(withEnv({ DOCKER_HOST: 'tcp://127.0.0.1:1' }, () => new DockerDeployment()).runtimeReach, 'port');
   assert.is(withEnv({ DOCKER_HOST: 'ssh://user@127.0.0.1' }, () => new DockerDeployment()).runtimeReach, 'port');

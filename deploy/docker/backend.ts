@@ -15,6 +15,7 @@
  *                            engine). The constructor's `runtimeReach` option wins over it.
  */
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import type Docker from 'dockerode';
 import { bounded, dockerFromEnv, dockerMessage, engineAddress, ENGINE_CALL_MS, isTimeout, pingEngine, statusOf } from '../../bundle/docker-engine.js';
 import { BUNDLE_LABEL, ENTRYPOINT, SANDBOX_PORT } from '../../bundle/layout.js';
@@ -31,7 +32,7 @@ import type { Deployment, DockerDeploymentOptions, Sandbox, SandboxConfig, Sandb
 import { carrierGone, ensureCarrier } from './carrier.js';
 import { removeContainer } from './gc.js';
 import { lastLogLines } from './logs.js';
-import { endpoints, needsInspection, planNetwork, removeSocketDir, socketUrl, type RuntimeReach } from './network.js';
+import { endpoints, needsInspection, planNetwork, removeSocketDir, socketPathFits, socketUrl, type RuntimeReach } from './network.js';
 import { commitSnapshot } from './snapshot.js';
 import { followStart, type FollowedStart } from './ready.js';
 
@@ -311,7 +312,8 @@ function checkId(id: string): void {
 /**
  * The runtime's way in for bridge sandboxes: the option, else AGENTIX_DOCKER_REACH, else the
  * socket when the engine can bind-mount a directory of this host (a local `unix://` engine on
- * Linux; Docker Desktop's VM on macOS does not pass Unix sockets through its file sharing).
+ * Linux; Docker Desktop's VM on macOS does not pass Unix sockets through its file sharing)
+ * and the socket's host path is short enough to connect to.
  */
 function chooseReach(opts: DockerDeploymentOptions, engine: string): RuntimeReach {
   const given = opts.runtimeReach ?? process.env.AGENTIX_DOCKER_REACH;
@@ -320,7 +322,11 @@ function chooseReach(opts: DockerDeploymentOptions, engine: string): RuntimeReac
   const local = engine.startsWith('unix://');
   if (given === 'socket' && !local)
     throw new Error(`${what} is "socket" but the Docker engine is not on this host (DOCKER_HOST=${engine}): the runtime's socket directory is bind-mounted from here; use "port"`);
-  return given ?? (local && process.platform === 'linux' ? 'socket' : 'port');
+  // a long TMPDIR makes the host path of the socket longer than a socket address can be
+  const fits = socketPathFits();
+  if (given === 'socket' && !fits)
+    throw new Error(`${what} is "socket" but the runtime's socket would be at a path longer than 107 bytes under the temp dir (TMPDIR=${tmpdir()}): set a shorter TMPDIR, or use "port"`);
+  return given ?? (local && fits && process.platform === 'linux' ? 'socket' : 'port');
 }
 
 function stateOf(state: Docker.ContainerInspectInfo['State']): SandboxState {

@@ -20,7 +20,7 @@ export { createPool } from './deploy/pool.js';
 export type { Pool, PoolOptions, PoolStats, ClaimOptions } from './deploy/pool.js';
 export { fork } from './deploy/fork.js';
 export type { ForkedSandbox } from './deploy/fork.js';
-export type { Deployment, DeploymentClass, Sandbox, SandboxConfig, SandboxInfo, SandboxState } from './deploy/types.js';
+export type { Deployment, DeploymentClass, DockerDeploymentClass, DockerDeploymentOptions, Sandbox, SandboxConfig, SandboxInfo, SandboxState } from './deploy/types.js';
 export type { BuildOptions, BuildResult } from './bundle/index.js';
 
 /** `agentix build` as a function; the bundler (esbuild, tar-stream, dockerode) loads only when called. */

@@ -1,4 +1,4 @@
-import type { DeploymentClass } from './types.js';
+import type { DeploymentClass, DockerDeploymentClass } from './types.js';
 
 /**
  * Finds a deployment backend by name: `local`, `docker` and `kubernetes` are built in; any
@@ -6,7 +6,9 @@ import type { DeploymentClass } from './types.js';
  * `agentix-deployment-NAME`, resolved from the current working directory's
  * node_modules as well as from agentix's own.
  */
-export async function loadDeployment(name: string): Promise<DeploymentClass> {
+export async function loadDeployment(name: 'docker'): Promise<DockerDeploymentClass>;
+export async function loadDeployment(name: string): Promise<DeploymentClass>;
+export async function loadDeployment(name: string): Promise<DeploymentClass | DockerDeploymentClass> {
   if (name === 'local') return (await import('./local.js')).LocalDeployment;
   if (name === 'docker') return (await import('./docker.js')).DockerDeployment;
   if (name === 'kubernetes') return (await import('./kubernetes.js')).KubernetesDeployment;

@@ -1,6 +1,6 @@
 /**
  * The deployment boundary: where a bundle runs. Backends are structural (no
- * base class), take no constructor arguments and read their configuration from
+ * base class), need no constructor arguments and read their configuration from
  * the environment, failing fast in the constructor when something is missing.
  */
 
@@ -78,3 +78,19 @@ export interface Deployment {
 }
 
 export type DeploymentClass = new () => Deployment;
+
+/** Options of the Docker deployment's constructor; each also has an environment variable, which it overrides. */
+export interface DockerDeploymentOptions {
+  /**
+   * How the host reaches the runtime of a bridge-network sandbox (AGENTIX_DOCKER_REACH):
+   * `'socket'`, a Unix socket in a host directory bind-mounted into the container (no port is
+   * published for the runtime, which makes the start cheaper), or `'port'`, its port 8000
+   * published on 127.0.0.1. Default: `'socket'` when the engine is on this host (a `unix://`
+   * DOCKER_HOST, on Linux, with a TMPDIR short enough for the socket's path), else `'port'`
+   * (the only way for an engine elsewhere).
+   */
+  runtimeReach?: 'socket' | 'port';
+}
+
+/** `loadDeployment('docker')`: takes DockerDeploymentOptions. */
+export type DockerDeploymentClass = new (options?: DockerDeploymentOptions) => Deployment;

@@ -8,9 +8,14 @@
  *
  * Configuration (environment, read in the constructor):
  *   DOCKER_HOST, DOCKER_TLS_VERIFY, DOCKER_CERT_PATH   the engine (dockerode's defaults: /var/run/docker.sock)
- *   AGENTIX_DOCKER_NETWORK   `bridge` (default: port published on 127.0.0.1) or `host`
+ *   AGENTIX_DOCKER_NETWORK   `bridge` (default: the container's own network, with egress) or `host`
+ *   AGENTIX_DOCKER_REACH     how the host reaches a bridge sandbox's runtime: `socket` (a Unix socket in a
+ *                            bind-mounted host directory; the default with an engine on this host) or `port`
+ *                            (port 8000 published on 127.0.0.1; the default, and the only way, for a remote
+ *                            engine). The constructor's `runtimeReach` option wins over it.
  */
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import type Docker from 'dockerode';
 import { bounded, dockerFromEnv, dockerMessage, engineAddress, ENGINE_CALL_MS, isTimeout, pingEngine, statusOf } from '../../bundle/docker-engine.js';
 import { BUNDLE_LABEL, ENTRYPOINT, SANDBOX_PORT } from '../../bundle/layout.js';
@@ -23,11 +28,11 @@ import { SandboxMemo } from '../shared/memo.js';
 import { runtimeEnv } from '../shared/runtime-env.js';
 import { sandboxToken } from '../shared/token.js';
 import { AgentixError } from '../../runtime/wire/errors.js';
-import type { Deployment, Sandbox, SandboxConfig, SandboxInfo, SandboxState } from '../types.js';
+import type { Deployment, DockerDeploymentOptions, Sandbox, SandboxConfig, SandboxInfo, SandboxState } from '../types.js';
 import { carrierGone, ensureCarrier } from './carrier.js';
 import { removeContainer } from './gc.js';
 import { lastLogLines } from './logs.js';
-import { endpoints, planNetwork, removeSocketDir, socketUrl } from './network.js';
+import { endpoints, needsInspection, planNetwork, removeSocketDir, socketPathFits, socketUrl, type RuntimeReach } from './network.js';
 import { commitSnapshot } from './snapshot.js';
 import { followStart, type FollowedStart } from './ready.js';
 
@@ -41,6 +46,8 @@ export class DockerDeployment implements Deployment {
   private readonly docker: Docker;
   /** The network of a sandbox whose config does not name one (AGENTIX_DOCKER_NETWORK). */
   private readonly network: 'bridge' | 'host';
+  /** How a bridge sandbox's runtime is reached (runtimeReach, AGENTIX_DOCKER_REACH). */
+  readonly runtimeReach: RuntimeReach;
   private readonly engine = engineAddress();
   private ping: Promise<void> | undefined;
   /** bundle image ID → carrier container name, one creation in flight per bundle in this process */
@@ -49,16 +56,17 @@ export class DockerDeployment implements Deployment {
   /** sandbox id → the timer that deletes it at the end of its lifetime */
   private readonly lifetimes = new Map<string, LifetimeTimer>();
   /**
-   * sandbox id → its socket directory (network: 'none'): delete() removes it even when the
+   * sandbox id → its socket directory (network: 'none', or reached by socket): delete() removes it even when the
    * container (and so its label) is already gone, e.g. after a `docker rm -f`.
    */
   private readonly socketDirs = new Map<string, string>();
 
-  constructor() {
+  constructor(opts: DockerDeploymentOptions = {}) {
     this.docker = dockerFromEnv();
     const net = process.env.AGENTIX_DOCKER_NETWORK ?? 'bridge';
     if (net !== 'bridge' && net !== 'host') throw new Error(`AGENTIX_DOCKER_NETWORK must be "bridge" or "host", got ${JSON.stringify(net)}`);
     this.network = net;
+    this.runtimeReach = chooseReach(opts, this.engine);
   }
 
   async create(config: SandboxConfig): Promise<Sandbox> {
@@ -74,7 +82,7 @@ export class DockerDeployment implements Deployment {
     const carrier = await this.carrierFor(bundle, config.bundle);
 
     const { token, env: tokenEnv } = sandboxToken();
-    const net = await planNetwork(config, this.network);
+    const net = await planNetwork(config, this.network, this.runtimeReach);
     const env = { ...runtimeEnv(config, net.bind), ...tokenEnv };
     const labels: Record<string, string> = {
       ...config.labels,
@@ -134,6 +142,10 @@ export class DockerDeployment implements Deployment {
       // name the image only when it is the image that is missing (a vanished carrier answers 400 or 404 too)
       if (statusOf(err) === 404 && /image/i.test(dockerMessage(err)))
         throw new Error(`task image ${config.image} not found: pull or import it first (docker pull / docker import)${config.platform ? ` for ${config.platform}` : ''}`);
+      if (net.mode === 'bridge' && net.socketDir && /bind source path does not exist/i.test(dockerMessage(err)))
+        throw new Error(
+          `cannot create the sandbox container from ${config.image}: the Docker engine (${this.engine}) cannot see this host's directory ${net.socketDir}, where the runtime's socket would be (an engine in a VM or in another container?): reach sandboxes through a published port instead with AGENTIX_DOCKER_REACH=port (or runtimeReach: 'port') [${dockerMessage(err)}]`,
+        );
       throw new Error(`cannot create the sandbox container from ${config.image}: ${dockerMessage(err)}`);
     }
     const started = Date.now();
@@ -146,7 +158,7 @@ export class DockerDeployment implements Deployment {
       // attached before the start, so the runtime's "listening" line (or its exit) wakes the health wait at once
       followed = await followStart(container, startup);
       await container.start({ abortSignal: startup });
-      const reach = endpoints(net, config.ports ?? [], net.mode === 'bridge' ? await container.inspect({ abortSignal: startup }) : undefined);
+      const reach = endpoints(net, config.ports ?? [], needsInspection(net) ? await container.inspect({ abortSignal: startup }) : undefined);
       await waitHealthy({
         host: '127.0.0.1',
         port: reach.health.port ?? 0,
@@ -295,6 +307,26 @@ export class DockerDeployment implements Deployment {
  */
 function checkId(id: string): void {
   if (typeof id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id)) throw invalidId(id, 'hex digits');
+}
+
+/**
+ * The runtime's way in for bridge sandboxes: the option, else AGENTIX_DOCKER_REACH, else the
+ * socket when the engine can bind-mount a directory of this host (a local `unix://` engine on
+ * Linux; Docker Desktop's VM on macOS does not pass Unix sockets through its file sharing)
+ * and the socket's host path is short enough to connect to.
+ */
+function chooseReach(opts: DockerDeploymentOptions, engine: string): RuntimeReach {
+  const given = opts.runtimeReach ?? process.env.AGENTIX_DOCKER_REACH;
+  const what = opts.runtimeReach !== undefined ? 'the runtimeReach option' : 'AGENTIX_DOCKER_REACH';
+  if (given !== undefined && given !== 'socket' && given !== 'port') throw new Error(`${what} must be "socket" or "port", got ${JSON.stringify(given)}`);
+  const local = engine.startsWith('unix://');
+  if (given === 'socket' && !local)
+    throw new Error(`${what} is "socket" but the Docker engine is not on this host (DOCKER_HOST=${engine}): the runtime's socket directory is bind-mounted from here; use "port"`);
+  // a long TMPDIR makes the host path of the socket longer than a socket address can be
+  const fits = socketPathFits();
+  if (given === 'socket' && !fits)
+    throw new Error(`${what} is "socket" but the runtime's socket would be at a path longer than 107 bytes under the temp dir (TMPDIR=${tmpdir()}): set a shorter TMPDIR, or use "port"`);
+  return given ?? (local && fits && process.platform === 'linux' ? 'socket' : 'port');
 }
 
 function stateOf(state: Docker.ContainerInspectInfo['State']): SandboxState {

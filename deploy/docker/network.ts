@@ -3,12 +3,20 @@
  * its SandboxConfig turned into the container's NetworkMode, port bindings,
  * the runtime's bind address, and the URL the host connects to.
  *
- *   bridge (default)  the runtime's port and each of `ports` published on a random 127.0.0.1 port
+ *   bridge (default)  the container's own network with egress; each of `ports` published on a random
+ *                     127.0.0.1 port; the runtime reached (`reach`) through a Unix socket like `none`'s
+ *                     ('socket', the default with an engine on this host) or its port 8000 published
+ *                     the same way as `ports` ('port', for an engine elsewhere)
  *   host              the host's network: the runtime binds a free loopback port, `ports` are the host's own
  *   none              no network at all: the runtime listens on a Unix socket in a fresh host
  *                     directory bind-mounted into the container (the engine must run on this host)
+ *
+ * Why the socket on the bridge: publishing a port costs the engine a
+ * docker-proxy process and NAT rules on every start (docs/benchmarks.md,
+ * "Where a sandbox's start goes"); a bind mount costs next to nothing.
  */
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Docker from 'dockerode';
 import { SANDBOX_PORT } from '../../bundle/layout.js';
@@ -17,9 +25,11 @@ import { AgentixError } from '../../runtime/wire/errors.js';
 import { type Bind } from '../shared/runtime-env.js';
 import { freeLoopbackPort } from '../shared/loopback.js';
 import { isPidTempDir, listPidTempDirs, makePidTempDir } from '../shared/pid-temp.js';
-import type { SandboxConfig } from '../types.js';
+import type { DockerDeploymentOptions, SandboxConfig } from '../types.js';
 
 export type NetworkMode = 'bridge' | 'host' | 'none';
+/** How the host reaches the runtime of a bridge sandbox: its Unix socket (bind-mounted) or its published port. */
+export type RuntimeReach = NonNullable<DockerDeploymentOptions['runtimeReach']>;
 
 /** Where the socket directory appears in the container. */
 export const SOCKET_MOUNT = '/run/agentix';
@@ -33,16 +43,20 @@ export interface NetworkPlan {
   bind: Bind;
   /** `network: 'host'`: the loopback port the runtime binds. */
   hostPort?: number;
-  /** `network: 'none'`: the host directory (label agentix.socket-dir) holding the runtime's socket. */
+  /** `network: 'none'`, or the bridge reached by 'socket': the host directory (label agentix.socket-dir) holding the runtime's socket. */
   socketDir?: string;
-  hostConfig: Pick<Docker.HostConfig, 'NetworkMode' | 'PortBindings' | 'Binds'>;
+  hostConfig: Pick<Docker.HostConfig, 'NetworkMode' | 'PortBindings' | 'Binds' | 'Mounts'>;
   exposed?: Record<string, object>;
 }
 
 const portKey = (p: number) => `${p}/tcp`;
 
-/** The network of one sandbox; makes the socket directory for `'none'` (the caller removes it on failure). */
-export async function planNetwork(config: SandboxConfig, deploymentDefault: 'bridge' | 'host'): Promise<NetworkPlan> {
+/** The runtime listens on this socket in the container (runtimeEnv's AGENTIX_BIND_SOCKET). */
+const socketBind: Bind = { socket: `${SOCKET_MOUNT}/${SOCKET_NAME}` };
+const socketMount = (socketDir: string) => `${join(socketDir, 's')}:${SOCKET_MOUNT}`;
+
+/** The network of one sandbox; makes the socket directory for `'none'` and the socket-reached bridge (the caller removes it on failure). */
+export async function planNetwork(config: SandboxConfig, deploymentDefault: 'bridge' | 'host', reach: RuntimeReach): Promise<NetworkPlan> {
   const mode: NetworkMode = config.network === 'none' ? 'none' : config.network === 'host' ? 'host' : deploymentDefault;
   const ports = config.ports ?? [];
   if (mode === 'host') {
@@ -51,20 +65,29 @@ export async function planNetwork(config: SandboxConfig, deploymentDefault: 'bri
   }
   if (mode === 'none') {
     const socketDir = makeSocketDir();
-    return { mode, bind: { socket: `${SOCKET_MOUNT}/${SOCKET_NAME}` }, socketDir, hostConfig: { NetworkMode: 'none', Binds: [`${join(socketDir, 's')}:${SOCKET_MOUNT}`] } };
+    return { mode, bind: socketBind, socketDir, hostConfig: { NetworkMode: 'none', Binds: [socketMount(socketDir)] } };
   }
+  // refused whatever the reach: the same config must work with either
   if (ports.includes(SANDBOX_PORT))
     throw new AgentixError('INVALID_ARGUMENT', `invalid SandboxConfig: \`ports\`: ${SANDBOX_PORT} is the runtime's own port in the container; serve on another one`);
-  const all = [SANDBOX_PORT, ...ports];
-  return {
-    mode,
-    bind: {},
-    hostConfig: { PortBindings: Object.fromEntries(all.map((p) => [portKey(p), [{ HostIp: '127.0.0.1', HostPort: '' }]])) },
-    exposed: Object.fromEntries(all.map((p) => [portKey(p), {}])),
-  };
+  const published = reach === 'port' ? [SANDBOX_PORT, ...ports] : ports;
+  const PortBindings = Object.fromEntries(published.map((p) => [portKey(p), [{ HostIp: '127.0.0.1', HostPort: '' }]]));
+  const exposed = Object.fromEntries(published.map((p) => [portKey(p), {}]));
+  if (reach === 'port') return { mode, bind: {}, hostConfig: { PortBindings }, exposed };
+  // NetworkMode stays the default (the bridge, with egress): only the runtime's way in is the socket.
+  // A Mounts entry rather than a Binds one: an engine that cannot see this host's directory (in a VM,
+  // or in another container sharing only the engine's socket) refuses it at once, where a bind would
+  // make an empty directory over there and the health wait would run out (backend.ts says what to do).
+  const socketDir = makeSocketDir();
+  return { mode, bind: socketBind, socketDir, hostConfig: { PortBindings, Mounts: [{ Type: 'bind', Source: join(socketDir, 's'), Target: SOCKET_MOUNT }] }, exposed };
 }
 
-/** The runtime's URL and the host URL of each of `ports`, once the container runs (`info`: its inspection, bridge only). */
+/** True when the URLs are only known once the engine has published ports (a container inspection after start). */
+export function needsInspection(plan: NetworkPlan): boolean {
+  return plan.mode === 'bridge' && Object.keys(plan.exposed ?? {}).length > 0;
+}
+
+/** The runtime's URL and the host URL of each of `ports`, once the container runs (`info`: its inspection, when needsInspection). */
 export function endpoints(plan: NetworkPlan, ports: number[], info?: Docker.ContainerInspectInfo): Endpoints {
   if (plan.mode === 'none') return { runtimeUrl: socketUrl(plan.socketDir!), health: { socketPath: socketPathIn(plan.socketDir!) }, ports: {} };
   if (plan.mode === 'host')
@@ -74,8 +97,10 @@ export function endpoints(plan: NetworkPlan, ports: number[], info?: Docker.Cont
     if (!hostPort) throw new Error(`the engine did not publish port ${p}`);
     return Number(hostPort);
   };
+  const published = Object.fromEntries(ports.map((p) => [p, `http://127.0.0.1:${bound(p)}`]));
+  if (plan.socketDir) return { runtimeUrl: socketUrl(plan.socketDir), health: { socketPath: socketPathIn(plan.socketDir) }, ports: published };
   const port = bound(SANDBOX_PORT);
-  return { runtimeUrl: `ws://127.0.0.1:${port}`, health: { port }, ports: Object.fromEntries(ports.map((p) => [p, `http://127.0.0.1:${bound(p)}`])) };
+  return { runtimeUrl: `ws://127.0.0.1:${port}`, health: { port }, ports: published };
 }
 
 export interface Endpoints {
@@ -89,6 +114,14 @@ export interface Endpoints {
 /** The host path of the runtime's socket in a socket directory. */
 export function socketPathIn(socketDir: string): string {
   return join(socketDir, 's', SOCKET_NAME);
+}
+
+/** The longest path a Unix socket can be connected by (sun_path is 108 bytes with its NUL on Linux). */
+const MAX_SOCKET_PATH = 107;
+
+/** True when the socket of a socket directory made now (in the temp dir, TMPDIR) is short enough to connect to. */
+export function socketPathFits(): boolean {
+  return Buffer.byteLength(socketPathIn(join(tmpdir(), `${SOCKET_DIR_PREFIX}-${process.pid}-XXXXXX`))) <= MAX_SOCKET_PATH;
 }
 
 export function socketUrl(socketDir: string): string {

@@ -5,7 +5,8 @@
  * What the commit holds: the task container's own filesystem layer on top of
  * its image. Not the bundle's /nix (a volume from the carrier, and the engine
  * never commits volumes or bind mounts: the new sandbox mounts its own
- * carrier's), nor the socket directory of a `network: 'none'` sandbox.
+ * carrier's), nor the socket directory of a sandbox reached through one
+ * (`network: 'none'`, or the bridge by 'socket'): a fork gets its own.
  *
  * What its config holds: the engine merges the container's config into a
  * commit's (daemon/commit.go `merge`), so whatever this sandbox was started

@@ -3,7 +3,10 @@
  * without network reaches nothing (not a port another container publishes
  * on the host's loopback, not DNS) yet serves every call shape and both
  * plugins through its Unix socket; a host-network sandbox does reach that
- * port (the control); published ports are reachable from the host at
+ * port (the control); a default (bridge) sandbox keeps its own network but
+ * is reached through a Unix socket too, with no port published for the
+ * runtime, unless `runtimeReach: 'port'` (AGENTIX_DOCKER_REACH=port) asks for
+ * the published port; published ports are reachable from the host at
  * `sandbox.ports[p]`; the socket directory goes with the sandbox, on
  * failure too, and `agentix gc` removes what a crashed host left. Everything
  * this file makes carries a run label and is removed at the end.
@@ -12,11 +15,13 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer, connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildBundle } from '../../bundle/index.js';
-import { DockerDeployment, LABELS } from '../../deploy/docker.js';
+import { DockerDeployment, engineAddress, LABELS } from '../../deploy/docker.js';
+import { loadDeployment } from '../../deploy/load.js';
 import type { Sandbox, SandboxConfig } from '../../deploy/types.js';
 import { freeLoopbackPort } from '../../deploy/shared/loopback.js';
 import { rejects } from '../support/assert.js';
@@ -37,8 +42,7 @@ const ctx = {} as { temp: string; imageId: string; busybox: string; target: stri
 /** This process's socket directories (network: 'none') in the temp dir. */
 const mySocketDirs = () => readdirSync(tmpdir()).filter((n) => n.startsWith(`agentix-docker-net-${process.pid}-`));
 
-function withDockerSandbox<T>(config: Partial<SandboxConfig>, fn: (s: Sandbox, d: DockerDeployment) => Promise<T>): Promise<T> {
-  const d = new DockerDeployment();
+function withDockerSandbox<T>(config: Partial<SandboxConfig>, fn: (s: Sandbox, d: DockerDeployment) => Promise<T>, d = new DockerDeployment()): Promise<T> {
   return withSandbox(d, { image: ctx.busybox, bundle: BUNDLE, labels, workdir: '/tmp', ...config }, (s) => fn(s, d));
 }
 
@@ -87,6 +91,126 @@ test("network 'none': nothing reachable from inside, every call shape and both p
   assert.equal(mySocketDirs(), before);
 });
 
+/** The host directory of a socket URL (`ws+unix://<dir>/s/runtime.sock`). */
+const socketDirOf = (url: string) => dirname(dirname(url.slice('ws+unix://'.length)));
+
+test('the default bridge network: no port published for the runtime, reached through its socket, egress kept', async () => {
+  const before = mySocketDirs();
+  let socketDir = '';
+  await withDockerSandbox({}, async (sandbox, d) => {
+    assert.is(d.runtimeReach, 'socket', 'the default with the engine on this host');
+    assert.match(sandbox.runtimeUrl, /^ws\+unix:\/\/\/.*\/runtime\.sock$/);
+    socketDir = socketDirOf(sandbox.runtimeUrl);
+    assert.ok(existsSync(socketDir));
+    const c = await docker!.getContainer(sandbox.id).inspect();
+    assert.not.ok(Object.keys(c.HostConfig.PortBindings ?? {}).includes('8000/tcp'), `published: ${JSON.stringify(c.HostConfig.PortBindings)}`);
+    assert.equal(Object.keys(c.NetworkSettings.Ports ?? {}), [], 'the engine published nothing');
+    assert.is(c.Config.Labels[LABELS.socketDir], socketDir);
+    // the container's own network is still there (outbound traffic for the task): only loopback is contacted here
+    assert.ok(['default', 'bridge'].includes(c.HostConfig.NetworkMode ?? ''), c.HostConfig.NetworkMode);
+    await withClient(sandbox, async (c) => {
+      assert.ok((await c.call<string[]>('interfaces', [])).includes('eth0'), 'the bridge gives it an eth0');
+      assert.is(await c.call('hello', ['bridge']), 'hello bridge');
+    });
+    assert.is((await new DockerDeployment().get(sandbox.id)).runtimeUrl, sandbox.runtimeUrl, 'get() reports the socket URL');
+  });
+  assert.not.ok(existsSync(socketDir), 'delete removed the socket directory');
+  assert.equal(mySocketDirs(), before);
+});
+
+test("runtimeReach: 'port' and AGENTIX_DOCKER_REACH=port: the runtime's port published on 127.0.0.1, no socket directory", async () => {
+  const before = mySocketDirs();
+  const byOption = new DockerDeployment({ runtimeReach: 'port' });
+  const byEnv = withEnv({ AGENTIX_DOCKER_REACH: 'port' }, () => new DockerDeployment());
+  for (const d of [byOption, byEnv]) {
+    assert.is(d.runtimeReach, 'port');
+    await withDockerSandbox({ ports: [3000] }, async (sandbox) => {
+      assert.match(sandbox.runtimeUrl, /^ws:\/\/127\.0\.0\.1:\d+$/);
+      const c = await docker!.getContainer(sandbox.id).inspect();
+      assert.is(c.HostConfig.PortBindings?.['8000/tcp']?.[0]?.HostIp, '127.0.0.1');
+      assert.is(`ws://127.0.0.1:${c.NetworkSettings.Ports['8000/tcp']![0]!.HostPort}`, sandbox.runtimeUrl);
+      assert.is(c.Config.Labels[LABELS.socketDir], '');
+      assert.equal(mySocketDirs(), before, 'no socket directory made');
+      await withClient(sandbox, async (c) => {
+        assert.ok((await c.call<string[]>('interfaces', [])).includes('eth0'));
+        await c.call('serveHttp', [3000, 'by port']);
+      });
+      assert.is(await (await fetch(sandbox.ports[3000]!)).text(), 'by port');
+      assert.is((await d.get(sandbox.id)).runtimeUrl, sandbox.runtimeUrl, 'get() reports the port URL');
+    }, d);
+  }
+});
+
+test('the way in is chosen once, in the constructor: the option wins over the env, bad values and a socket to a remote engine are refused', async () => {
+  // the option through the public entry (loadDeployment('docker') is typed to take it)
+  const Docker = await loadDeployment('docker');
+  assert.is((new Docker({ runtimeReach: 'port' }) as DockerDeployment).runtimeReach, 'port');
+  assert.is(withEnv({ AGENTIX_DOCKER_REACH: 'port' }, () => new DockerDeployment({ runtimeReach: 'socket' })).runtimeReach, 'socket');
+  assert.is(withEnv({ AGENTIX_DOCKER_REACH: 'socket' }, () => new DockerDeployment()).runtimeReach, 'socket');
+  assert.throws(() => withEnv({ AGENTIX_DOCKER_REACH: 'pipe' }, () => new DockerDeployment()), /AGENTIX_DOCKER_REACH must be "socket" or "port", got "pipe"/);
+  assert.throws(() => new DockerDeployment({ runtimeReach: 'tcp' as never }), /the runtimeReach option must be "socket" or "port", got "tcp"/);
+  // a temp dir so deep that the socket's host path would not fit a socket address: the port, or a clear refusal
+  const deep = join('/tmp', 'd'.repeat(80));
+  assert.is(withEnv({ TMPDIR: deep }, () => new DockerDeployment()).runtimeReach, 'port');
+  assert.throws(() => withEnv({ TMPDIR: deep }, () => new DockerDeployment({ runtimeReach: 'socket' })), /path longer than 107 bytes under the temp dir \(TMPDIR=\/tmp\/d+\): set a shorter TMPDIR, or use "port"/);
+  // an engine elsewhere: the published port is the default, and the only way
+  assert.is(withEnv({ DOCKER_HOST: 'tcp://127.0.0.1:1' }, () => new DockerDeployment()).runtimeReach, 'port');
+  assert.is(withEnv({ DOCKER_HOST: 'ssh://user@127.0.0.1' }, () => new DockerDeployment()).runtimeReach, 'port');
+  assert.throws(
+    () => withEnv({ DOCKER_HOST: 'tcp://127.0.0.1:1', AGENTIX_DOCKER_REACH: 'socket' }, () => new DockerDeployment()),
+    /AGENTIX_DOCKER_REACH is "socket" but the Docker engine is not on this host \(DOCKER_HOST=tcp:\/\/127\.0\.0\.1:1\)/,
+  );
+});
+
+/**
+ * An engine that cannot see this host's directories (Docker Desktop's VM, an engine whose socket
+ * was mounted into the container the host runs in), played by a proxy in front of the real one
+ * that renames every socket directory in what it forwards to one that does not exist there.
+ */
+async function engineElsewhereProxy(): Promise<{ path: string; rewrites(): number; close(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'agentix-net-proxy-'));
+  const path = join(dir, 'docker.sock');
+  const [from, to] = [Buffer.from('agentix-docker-net-'), Buffer.from('agentix-docker-nox-')];
+  let rewrites = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(engineAddress().replace(/^unix:\/\//, ''));
+    sockets.add(client).add(upstream);
+    client.on('data', (chunk: Buffer) => {
+      for (let at = chunk.indexOf(from); at >= 0; at = chunk.indexOf(from, at + 1)) (to.copy(chunk, at), rewrites++);
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    const end = () => (client.destroy(), upstream.destroy());
+    for (const s of [client, upstream]) s.on('error', end).on('close', () => (end(), sockets.delete(s)));
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve));
+  return {
+    path,
+    rewrites: () => rewrites,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+test('an engine that cannot see the socket directory refuses the create at once, naming AGENTIX_DOCKER_REACH=port; nothing is left', async () => {
+  const proxy = await engineElsewhereProxy();
+  try {
+    const before = mySocketDirs();
+    const d = withEnv({ DOCKER_HOST: `unix://${proxy.path}` }, () => new DockerDeployment());
+    assert.is(d.runtimeReach, 'socket', 'the engine looks local');
+    await rejects(d.create({ image: ctx.busybox, bundle: BUNDLE, labels }), /the Docker engine \(unix:\/\/.*\) cannot see this host's directory .*agentix-docker-net-.*AGENTIX_DOCKER_REACH=port/s);
+    assert.ok(proxy.rewrites() > 0, 'the proxy renamed the directory');
+    assert.equal(mySocketDirs(), before, 'the socket directory was removed');
+    assert.is((await containersWith(docker!, `${RUN_LABEL}=${RUN}`)).filter((c) => c.Id !== ctx.target).length, 0, 'no container was made');
+  } finally {
+    await proxy.close();
+  }
+});
+
 test("network 'host' (the control): the port another container publishes on the loopback is reachable", async () => {
   await withDockerSandbox({ network: 'host' }, async (sandbox) => {
     assert.match(sandbox.runtimeUrl, /^ws:\/\/127\.0\.0\.1:\d+$/);
@@ -104,23 +228,27 @@ test("network 'none' as a non-root user: the runtime can make its socket, the ho
   });
 });
 
-test('a sandbox without network that fails to start leaves no socket directory', async () => {
-  const before = mySocketDirs();
-  await rejects(new DockerDeployment().create({ image: ctx.busybox, bundle: BUNDLE, labels, network: 'none', startupTimeoutMs: 1 }), /did not answer \/health within 1 ms/);
-  await rejects(new DockerDeployment().create({ image: 'agentix-test-no-such-image:1', bundle: BUNDLE, labels, network: 'none' }), /task image agentix-test-no-such-image:1 not found/);
-  assert.equal(mySocketDirs(), before);
-});
+for (const network of ['none', 'default'] as const)
+  test(`a sandbox on network '${network}' that fails to start leaves no socket directory`, async () => {
+    const before = mySocketDirs();
+    await rejects(new DockerDeployment().create({ image: ctx.busybox, bundle: BUNDLE, labels, network, startupTimeoutMs: 1 }), /did not answer \/health within 1 ms/);
+    await rejects(new DockerDeployment().create({ image: 'agentix-test-no-such-image:1', bundle: BUNDLE, labels, network }), /task image agentix-test-no-such-image:1 not found/);
+    // the runtime exits at once: a user that does not exist
+    await rejects(new DockerDeployment().create({ image: ctx.busybox, bundle: BUNDLE, labels, network, user: 'nosuchuser' }), /nosuchuser/);
+    assert.equal(mySocketDirs(), before);
+  });
 
-test("agentix gc removes a crashed host's sandbox without network and its socket directory", async () => {
-  const orphan = await sandboxOfCrashedHost('docker.ts', 'DockerDeployment', { image: ctx.busybox, bundle: BUNDLE, labels, network: 'none' });
-  assert.match(orphan, /^[0-9a-f]{64}$/, `child printed ${JSON.stringify(orphan)}`);
-  const dir = (await docker!.getContainer(orphan).inspect()).Config.Labels[LABELS.socketDir]!;
-  assert.ok(existsSync(dir), 'the crashed host left its socket directory');
-  const { code, out } = await runGc(['--docker']);
-  assert.is(code, 0);
-  assert.not.ok(await docker!.getContainer(orphan).inspect().then(() => true, () => false), `gc removed the sandbox:\n${out}`);
-  assert.not.ok(existsSync(dir), `gc removed the socket directory:\n${out}`);
-});
+for (const network of ['none', 'default'] as const)
+  test(`agentix gc removes a crashed host's sandbox on network '${network}' and its socket directory`, async () => {
+    const orphan = await sandboxOfCrashedHost('docker.ts', 'DockerDeployment', { image: ctx.busybox, bundle: BUNDLE, labels, network });
+    assert.match(orphan, /^[0-9a-f]{64}$/, `child printed ${JSON.stringify(orphan)}`);
+    const dir = (await docker!.getContainer(orphan).inspect()).Config.Labels[LABELS.socketDir]!;
+    assert.ok(existsSync(dir), 'the crashed host left its socket directory');
+    const { code, out } = await runGc(['--docker']);
+    assert.is(code, 0);
+    assert.not.ok(await docker!.getContainer(orphan).inspect().then(() => true, () => false), `gc removed the sandbox:\n${out}`);
+    assert.not.ok(existsSync(dir), `gc removed the socket directory:\n${out}`);
+  });
 
 test('agentix gc removes a socket directory no container names once the process that made it is gone, and keeps a live one\'s', async () => {
   // a host that died between making the directory and its container: only the pid in the name tells
@@ -141,6 +269,10 @@ test('agentix gc removes a socket directory no container names once the process 
 test('published ports: a server started inside is reachable from the host at sandbox.ports[p]', async () => {
   await withDockerSandbox({ ports: [3000, 5173] }, async (sandbox) => {
     assert.equal(Object.keys(sandbox.ports), ['3000', '5173']);
+    assert.match(sandbox.runtimeUrl, /^ws\+unix:\/\//, 'the runtime itself through its socket');
+    const published = (await docker!.getContainer(sandbox.id).inspect()).HostConfig.PortBindings ?? {};
+    assert.equal(Object.keys(published).sort(), ['3000/tcp', '5173/tcp'], 'only the ports asked for');
+    for (const p of Object.values(published) as { HostIp: string }[][]) assert.is(p[0]!.HostIp, '127.0.0.1');
     for (const p of [3000, 5173]) assert.match(sandbox.ports[p]!, /^http:\/\/127\.0\.0\.1:\d+$/);
     await withClient(sandbox, async (c) => {
       await c.call('serveHttp', [3000, 'from inside']);

@@ -7,12 +7,15 @@
  * carries a run label (snapshots inherit it) and is removed at the end.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import tar from 'tar-stream';
 import { buildBundle } from '../../bundle/index.js';
 import { DockerDeployment, LABELS, statusOf } from '../../deploy/docker.js';
+import { fork } from '../../deploy/fork.js';
 import { RuntimeClient } from '../../runtime/client/client.js';
 import { copyHelloFixture, type FixtureCopy } from '../support/bundle-fixture.js';
 import { hostScriptOutput, runGc } from '../support/crash.js';
@@ -122,7 +125,7 @@ test("the snapshot image holds neither the bundle's /nix nor the sandbox's token
     assert.not.ok(env.some((e) => e.includes(sandbox.token)), `the token is in the image's env: ${env.join(' ')}`);
     assert.not.ok(env.some((e) => e.includes('hush')), 'the user env value is in the image');
     // what the sandbox added is there only as a bare name: the engine's "unset"
-    for (const name of ['AGENTIX_TOKEN', 'SECRET', 'AGENTIX_BIND_PORT']) assert.ok(env.includes(name), `${name} unset in ${env.join(' ')}`);
+    for (const name of ['AGENTIX_TOKEN', 'SECRET', 'AGENTIX_BIND_PORT', 'AGENTIX_BIND_SOCKET']) assert.ok(env.includes(name), `${name} unset in ${env.join(' ')}`);
     assert.equal(env.filter((e) => e.includes('=')), base.Config.Env, "the task image's own env, nothing else with a value");
     assert.equal(img.Config.Cmd, base.Config.Cmd);
     assert.equal(img.Config.Entrypoint ?? [], [], "the bundle's entrypoint is not the image's");
@@ -133,6 +136,7 @@ test("the snapshot image holds neither the bundle's /nix nor the sandbox's token
     assert.is(l[LABELS.ownerPid], String(process.pid));
     assert.is(l[LABELS.sandbox], '', 'a container made from the snapshot by hand is not taken for a sandbox');
     assert.is(l[LABELS.createId], '');
+    assert.is(l[LABELS.socketDir], '', "the sandbox's socket directory is not the snapshot's");
     assert.is(l[RUN_LABEL], RUN, "the sandbox's own labels stay");
     // /nix is a volume of the carrier: only its empty mount point is committed
     const nix = await pathsInImage(ref, '/nix');
@@ -149,7 +153,8 @@ test("a fork does not inherit the original's network, socket directory or lifeti
   let ref = '';
   try {
     ref = await d.snapshot(original.id);
-    await withSandbox(d, { image: ref, bundle: BUNDLE, labels }, async (fork) => {
+    // reached by port, so that nothing of the original's socket could serve it
+    await withSandbox(new DockerDeployment({ runtimeReach: 'port' }), { image: ref, bundle: BUNDLE, labels }, async (fork) => {
       assert.match(fork.runtimeUrl, /^ws:\/\/127\.0\.0\.1:\d+$/);
       const c = await docker!.getContainer(fork.id).inspect();
       assert.is(c.Config.Labels[LABELS.expiresAt], '', 'no lifetime of its own, none inherited');
@@ -161,6 +166,31 @@ test("a fork does not inherit the original's network, socket directory or lifeti
     await d.delete(original.id);
     if (ref) await docker!.getImage(ref).remove({ force: true }).catch(() => undefined);
   }
+});
+
+test('a fork of a bridge sandbox reached by its socket gets a socket directory of its own; deleting it leaves the original\'s', async () => {
+  const d = new DockerDeployment();
+  await withSandbox(d, { image: ctx.busybox, bundle: BUNDLE, labels }, async (original) => {
+    const originalDir = (await docker!.getContainer(original.id).inspect()).Config.Labels[LABELS.socketDir]!;
+    assert.ok(existsSync(originalDir), originalDir);
+    const forked = await fork(d, original, { image: ctx.busybox, bundle: BUNDLE, labels });
+    let forkDir = '';
+    try {
+      assert.match(forked.runtimeUrl, /^ws\+unix:\/\//);
+      assert.is.not(forked.runtimeUrl, original.runtimeUrl);
+      const c = await docker!.getContainer(forked.id).inspect();
+      forkDir = c.Config.Labels[LABELS.socketDir]!;
+      assert.ok(forkDir && forkDir !== originalDir, `${forkDir} vs ${originalDir}`);
+      assert.is(c.HostConfig.Mounts?.find((m) => m.Target === '/run/agentix')?.Source, join(forkDir, 's'), 'its own directory is mounted');
+      await withClient(forked, async (client) => assert.is(await client.call('hello', ['fork']), 'hello fork'));
+    } finally {
+      await d.delete(forked.id);
+      await docker!.getImage(forked.snapshot).remove({ force: true }).catch(() => undefined);
+    }
+    assert.not.ok(existsSync(forkDir), "the fork's directory went with it");
+    assert.ok(existsSync(originalDir), "the original's stays");
+    await withClient(original, async (client) => assert.is(await client.call('hello', ['original']), 'hello original'));
+  });
 });
 
 test('snapshot() refuses what is not a running sandbox, with the id in the message', async () => {

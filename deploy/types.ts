@@ -45,7 +45,7 @@ export interface SandboxConfig {
 
 export interface Sandbox {
   id: string;
-  /** `ws://127.0.0.1:PORT` — what `RuntimeClient.connect` takes. */
+  /** What `RuntimeClient.connect` takes: `ws://127.0.0.1:PORT`, or `ws+unix:///path/to.sock` for a sandbox reached through its Unix socket (Docker on this host, `network: 'none'`). */
   runtimeUrl: string;
   /** The sandbox's AGENTIX_TOKEN. */
   token: string;

@@ -7,8 +7,10 @@
  * when this process exits; what a crashed process left is found by its pid
  * (`agentix gc`, localGarbage below).
  */
-import { cpSync, lstatSync, rmSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { rmSync, statSync } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
+import { chmod, copyFile, lstat, mkdir, readdir, readlink, realpath, symlink, utimes } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { processAlive } from '../runtime/process-alive.js';
 import { AgentixError } from '../runtime/wire/errors.js';
 import { isPidTempDir, listPidTempDirs, makePidTempDir } from './shared/pid-temp.js';
@@ -44,10 +46,10 @@ export function removeLocalTempDir(dir: string): void {
 }
 
 /** Copies a sandbox's working directory into a new snapshot; returns its reference. */
-export function copyToSnapshot(workdir: string): string {
+export async function copyToSnapshot(workdir: string): Promise<string> {
   const dir = localTempDir('snapshot');
   try {
-    copyTree(workdir, join(dir, 'root'));
+    await copyTree(workdir, join(dir, 'root'));
   } catch (err) {
     removeLocalTempDir(dir);
     throw new AgentixError('UNAVAILABLE', `cannot snapshot the local sandbox's working directory ${workdir}: ${(err as Error).message}`);
@@ -65,14 +67,14 @@ export function isLocalSnapshot(image: string | undefined): image is string {
  * so any number of sandboxes can start from it. Returns the copy's temp dir
  * and the directory to run in.
  */
-export function forkSnapshot(ref: string): { dir: string; workdir: string } {
+export async function forkSnapshot(ref: string): Promise<{ dir: string; workdir: string }> {
   const snap = resolve(ref.slice(LOCAL_SNAPSHOT_SCHEME.length));
   if (!isPidTempDir(snap, prefixOf('snapshot')))
     throw new AgentixError('INVALID_ARGUMENT', `invalid SandboxConfig: \`image\` ${JSON.stringify(ref)} is not a local snapshot (snapshot() of the local deployment returns those)`);
   if (!isDir(join(snap, 'root'))) throw new AgentixError('NOT_FOUND', `invalid SandboxConfig: local snapshot ${snap} no longer exists (snapshots go when the process that made them exits)`);
   const dir = localTempDir('fork');
   try {
-    copyTree(join(snap, 'root'), join(dir, 'root'));
+    await copyTree(join(snap, 'root'), join(dir, 'root'));
   } catch (err) {
     removeLocalTempDir(dir);
     throw new AgentixError('UNAVAILABLE', `cannot copy local snapshot ${snap}: ${(err as Error).message}`);
@@ -91,21 +93,90 @@ export function localGarbage(opts: { keep?: (pid: number) => boolean; dryRun?: b
   return removed;
 }
 
-function copyTree(from: string, to: string): void {
-  // verbatimSymlinks: a link stays the link it was (not re-pointed into the copy, not followed).
-  // The filter leaves out what cannot be copied as a file (cpSync refuses FIFOs and sockets, so one
-  // socket a dev server left in the working directory made every snapshot fail): a socket means
-  // nothing without the process listening on it, and Node cannot make a FIFO or device node.
-  cpSync(from, to, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, filter: copyable });
+/**
+ * Copies the tree at `from` to `to` (which must not exist).
+ *
+ * Asynchronous, several files at a time: the default working directory is
+ * the whole project (node_modules included), and the synchronous copy this
+ * was stopped the host process for seconds: every other sandbox's calls, a
+ * pool's 1 s health looks and all timers waited for it.
+ *
+ * Symlinks are not followed (a link to a host file stays a link, the file is
+ * not copied in). A link to something inside `from` points at the same place
+ * inside `to`: an absolute one kept verbatim would reach into the original,
+ * and a fork writing through it changed the original's file. A relative link
+ * that leaves `from` is made absolute, so it still reaches what it reached.
+ * FIFOs, sockets and device nodes are left out (a socket means nothing without
+ * the process listening on it, Node cannot make a FIFO or device node, and
+ * reading a FIFO would hang). An entry that vanishes while the tree is copied
+ * is left out too: the sandbox keeps running and may delete its temp files.
+ */
+async function copyTree(from: string, to: string): Promise<void> {
+  const roots = [resolve(from)];
+  const real = await realpath(from);
+  if (real !== roots[0]) roots.push(real);
+  const st = await lstat(from);
+  if (!st.isDirectory()) throw new Error(`${from} is not a directory`);
+  const slots = limiter(COPY_CONCURRENCY);
+  const inside = (abs: string) => roots.find((r) => abs === r || abs.startsWith(r + sep));
+
+  const copyEntry = async (src: string, dst: string, st: Stats): Promise<void> => {
+    if (st.isDirectory()) {
+      await mkdir(dst, { mode: st.mode & 0o7777 });
+      const names = await slots(() => readdir(src)).catch(vanished(() => [] as string[]));
+      await Promise.all(
+        names.map(async (name) => {
+          const s = join(src, name);
+          const child = await slots(() => lstat(s)).catch(vanished(() => undefined));
+          if (child) await copyEntry(s, join(dst, name), child);
+        }),
+      );
+      await chmod(dst, st.mode & 0o7777); // mkdir's mode goes through the umask
+      await utimes(dst, st.atime, st.mtime);
+    } else if (st.isFile()) {
+      const done = await slots(() => copyFile(src, dst, constants.COPYFILE_FICLONE).then(() => true)).catch(vanished(() => false));
+      if (done) await utimes(dst, st.atime, st.mtime);
+    } else if (st.isSymbolicLink()) {
+      const target = await slots(() => readlink(src)).catch(vanished(() => undefined));
+      if (target === undefined) return;
+      const abs = resolve(dirname(src), target);
+      const root = inside(abs);
+      let linked = target;
+      if (root !== undefined && isAbsolute(target)) linked = join(to, relative(root, abs));
+      else if (root === undefined && !isAbsolute(target)) linked = abs;
+      await symlink(linked, dst);
+    }
+    // FIFOs, sockets, device nodes: left out
+  };
+  await copyEntry(from, to, st);
 }
 
-function copyable(path: string): boolean {
-  try {
-    const st = lstatSync(path);
-    return !(st.isFIFO() || st.isSocket() || st.isBlockDevice() || st.isCharacterDevice());
-  } catch {
-    return true; // gone meanwhile: let cpSync say so
-  }
+const COPY_CONCURRENCY = 16;
+
+/** ENOENT (the entry went while the copy ran) → `fallback()`; anything else still fails the copy. */
+function vanished<T>(fallback: () => T): (err: NodeJS.ErrnoException) => T {
+  return (err) => {
+    if (err.code === 'ENOENT') return fallback();
+    throw err;
+  };
+}
+
+/** At most `n` of the given operations at a time (a tree of 100 000 files must not open 100 000 at once). */
+function limiter(n: number): <T>(op: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  return async (op) => {
+    // a finished operation hands its slot straight to the next one waiting
+    if (active < n) active++;
+    else await new Promise<void>((r) => queue.push(r));
+    try {
+      return await op();
+    } finally {
+      const next = queue.shift();
+      if (next) next();
+      else active--;
+    }
+  };
 }
 
 function isDir(path: string): boolean {

@@ -81,7 +81,7 @@ export class LocalDeployment implements Deployment {
       if (fromSnapshot) {
         // the snapshot *is* the working directory it copied: `workdir` (the original's, as
         // `{ ...config, image: ref }` passes it on) is where it came from, not where to run
-        const fork = forkSnapshot(config.image);
+        const fork = await forkSnapshot(config.image);
         temp.push(fork.dir);
         cwd = fork.workdir;
       }

@@ -7,8 +7,7 @@
  * when this process exits; what a crashed process left is found by its pid
  * (`agentix gc`, localGarbage below).
  */
-import { rmSync, statSync } from 'node:fs';
-import { constants, type Stats } from 'node:fs';
+import { constants, lstatSync, rmSync, type Stats } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, readdir, readlink, realpath, symlink, utimes } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { processAlive } from '../runtime/process-alive.js';
@@ -71,7 +70,12 @@ export async function forkSnapshot(ref: string): Promise<{ dir: string; workdir:
   const snap = resolve(ref.slice(LOCAL_SNAPSHOT_SCHEME.length));
   if (!isPidTempDir(snap, prefixOf('snapshot')))
     throw new AgentixError('INVALID_ARGUMENT', `invalid SandboxConfig: \`image\` ${JSON.stringify(ref)} is not a local snapshot (snapshot() of the local deployment returns those)`);
-  if (!isDir(join(snap, 'root'))) throw new AgentixError('NOT_FOUND', `invalid SandboxConfig: local snapshot ${snap} no longer exists (snapshots go when the process that made them exits)`);
+  const kind = [snap, join(snap, 'root')].map(ownDir);
+  if (kind.includes('missing')) throw new AgentixError('NOT_FOUND', `invalid SandboxConfig: local snapshot ${snap} no longer exists (snapshots go when the process that made them exits)`);
+  // The name alone is no proof: anyone can put a link of that name into /tmp, and the
+  // copy would then be of whatever it points at (another user's or the host's files).
+  if (kind.includes('foreign'))
+    throw new AgentixError('INVALID_ARGUMENT', `invalid SandboxConfig: \`image\` ${JSON.stringify(ref)} is not a local snapshot of this user (it, or its root, is a symlink, not a directory, or another user's)`);
   const dir = localTempDir('fork');
   try {
     await copyTree(join(snap, 'root'), join(dir, 'root'));
@@ -117,6 +121,11 @@ async function copyTree(from: string, to: string): Promise<void> {
   if (real !== roots[0]) roots.push(real);
   const st = await lstat(from);
   if (!st.isDirectory()) throw new Error(`${from} is not a directory`);
+  // a working directory that holds the host's temp dir (workdir: '/tmp', or '/') would be
+  // copied into itself, level after level, until the path is too long or the disk is full
+  const into = join(await realpath(dirname(to)), basename(to));
+  const holder = roots.find((r) => into.startsWith(r + sep));
+  if (holder !== undefined) throw new Error(`it contains ${dirname(to)}, where the copy goes (the host's temp dir): a working directory to snapshot must not hold the temp dir`);
   const slots = limiter(COPY_CONCURRENCY);
   const inside = (abs: string) => roots.find((r) => abs === r || abs.startsWith(r + sep));
 
@@ -179,10 +188,14 @@ function limiter(n: number): <T>(op: () => Promise<T>) => Promise<T> {
   };
 }
 
-function isDir(path: string): boolean {
+/** A directory (not a link to one) of this process's user, something else, or nothing. */
+function ownDir(path: string): 'own' | 'foreign' | 'missing' {
+  let st: Stats;
   try {
-    return statSync(path).isDirectory();
+    st = lstatSync(path);
   } catch {
-    return false;
+    return 'missing';
   }
+  const uid = process.getuid?.();
+  return st.isDirectory() && (uid === undefined || st.uid === uid) ? 'own' : 'foreign';
 }

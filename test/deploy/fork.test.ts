@@ -112,6 +112,31 @@ test("snapshot() leaves the host's event loop turning while it copies the workin
   }
 });
 
+test('a fork whose create fails rejects with the error, which names the snapshot it made, so it can be retried from or removed', async () => {
+  const d = new (await loadDeployment('local'))();
+  const config: SandboxConfig = { image: '', bundle: ctx.project, workdir: mkdtempSync(join(ctx.temp, 'work-')) };
+  const original = await d.create(config);
+  let snapshot = '';
+  try {
+    await withClient(original, (a) => a.call('files.write', ['state/progress', 'step-k']));
+    const err = (await fork(d, original, { ...config, env: { AGENTIX_TOKEN: 'mine' } }).catch((e: unknown) => e)) as AgentixError & { snapshot?: string };
+    assert.ok(err instanceof AgentixError, String(err));
+    assert.is(err.code, 'INVALID_ARGUMENT', 'the create error as it was');
+    assert.type(err.snapshot, 'string', 'the error names the snapshot');
+    snapshot = err.snapshot!;
+    assert.ok(snapshot.startsWith(LOCAL_SNAPSHOT_SCHEME), snapshot);
+    const retry = await d.create({ ...config, image: snapshot });
+    try {
+      await withClient(retry, async (b) => assert.is(await read(b, 'state/progress'), 'step-k'));
+    } finally {
+      await d.delete(retry.id);
+    }
+  } finally {
+    await d.delete(original.id);
+    if (snapshot) removeLocalTempDir(snapshot.slice(LOCAL_SNAPSHOT_SCHEME.length));
+  }
+});
+
 /** A real backend (local) that does not offer snapshot(), as a backend without one would. */
 class NoSnapshotDeployment implements Deployment {
   creates = 0;

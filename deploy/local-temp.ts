@@ -151,8 +151,12 @@ async function copyTree(from: string, to: string): Promise<void> {
       const abs = resolve(dirname(src), target);
       const root = inside(abs);
       let linked = target;
-      if (root !== undefined && isAbsolute(target)) linked = join(to, relative(root, abs));
-      else if (root === undefined && !isAbsolute(target)) linked = abs;
+      if (root !== undefined) {
+        // the same place in the copy, as absolute or relative as the link was (`../w/x` from
+        // inside w leaves the tree by its name, which the copy does not have)
+        const mapped = join(to, relative(root, abs));
+        linked = isAbsolute(target) ? mapped : relative(dirname(dst), mapped) || '.';
+      } else if (!isAbsolute(target)) linked = abs;
       await symlink(linked, dst);
     }
     // FIFOs, sockets, device nodes: left out

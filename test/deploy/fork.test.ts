@@ -7,7 +7,7 @@
  */
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AgentixError, fork, loadDeployment, RuntimeClient, type Deployment, type SandboxConfig } from '../../index.js';
@@ -63,6 +63,7 @@ test("a link in the working directory to a file in it points at the fork's own c
   writeFileSync(join(ctx.temp, 'outside'), 'host file');
   symlinkSync(join(work, 'data/real'), join(work, 'abs')); // absolute, into the working directory
   symlinkSync('data/real', join(work, 'rel'));
+  symlinkSync(`../${basename(work)}/data/real`, join(work, 'detour')); // relative, out and back in by the directory's name
   symlinkSync('../outside', join(work, 'up')); // relative, out of it
   symlinkSync(join(ctx.temp, 'outside'), join(work, 'host'));
   const config: SandboxConfig = { image: '', bundle: ctx.project, workdir: work };
@@ -75,6 +76,7 @@ test("a link in the working directory to a file in it points at the fork's own c
       const dir = await withClient(child, (b) => b.call<string>('cwd', []));
       assert.is(readlinkSync(join(dir, 'abs')), join(dir, 'data/real'), 'an absolute link into the working directory points into the copy');
       assert.is(readlinkSync(join(dir, 'rel')), 'data/real');
+      assert.is(readlinkSync(join(dir, 'detour')), 'data/real', 'a relative link into it by a detour points into the copy');
       assert.is(readFileSync(join(dir, 'up'), 'utf8'), 'host file', 'a relative link out of it still reaches what it reached');
       assert.is(readlinkSync(join(dir, 'host')), join(ctx.temp, 'outside'), 'a link to a host file stays a link (the file is not copied in)');
       writeFileSync(join(dir, 'abs'), 'written by the fork');

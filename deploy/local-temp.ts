@@ -7,7 +7,7 @@
  * when this process exits; what a crashed process left is found by its pid
  * (`agentix gc`, localGarbage below).
  */
-import { constants, lstatSync, rmSync, type Stats } from 'node:fs';
+import { chmodSync, constants, lstatSync, readdirSync, rmSync, type Stats } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, readdir, readlink, realpath, symlink, utimes } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { processAlive } from '../runtime/process-alive.js';
@@ -31,7 +31,7 @@ export function localTempDir(kind: LocalTempKind): string {
   if (!exitHook) {
     exitHook = true;
     process.once('exit', () => {
-      for (const dir of live) rmSync(dir, { recursive: true, force: true });
+      for (const dir of live) removeTree(dir);
     });
   }
   const dir = makePidTempDir(prefixOf(kind));
@@ -41,7 +41,35 @@ export function localTempDir(kind: LocalTempKind): string {
 
 export function removeLocalTempDir(dir: string): void {
   live.delete(dir);
-  rmSync(dir, { recursive: true, force: true });
+  removeTree(dir);
+}
+
+/**
+ * rm -rf, also of a copy with read-only directories in it (a sandbox may make
+ * one; the copy keeps modes): without root, their entries cannot be unlinked
+ * until the directory is writable again.
+ */
+function removeTree(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM') throw err;
+    makeWritable(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function makeWritable(path: string): void {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isDirectory()) return;
+  chmodSync(path, (st.mode & 0o7777) | 0o700);
+  for (const name of readdirSync(path)) makeWritable(join(path, name));
 }
 
 /** Copies a sandbox's working directory into a new snapshot; returns its reference. */
@@ -91,7 +119,7 @@ export function localGarbage(opts: { keep?: (pid: number) => boolean; dryRun?: b
   const removed: Removed[] = [];
   for (const d of listPidTempDirs(KINDS.map(prefixOf))) {
     if (opts.keep ? opts.keep(d.pid) : processAlive(d.pid)) continue;
-    if (!opts.dryRun) rmSync(d.path, { recursive: true, force: true });
+    if (!opts.dryRun) removeTree(d.path);
     removed.push({ kind: d.prefix === prefixOf('snapshot') ? 'snapshot' : 'directory', id: basename(d.path), name: d.path, bundle: '', where: 'local' });
   }
   return removed;
@@ -101,8 +129,8 @@ export function localGarbage(opts: { keep?: (pid: number) => boolean; dryRun?: b
  * Copies the tree at `from` to `to` (which must not exist).
  *
  * Asynchronous, several files at a time: the default working directory is
- * the whole project (node_modules included), and the synchronous copy this
- * was stopped the host process for seconds: every other sandbox's calls, a
+ * the whole project (node_modules included), and the synchronous copy
+ * (cpSync) this replaces stopped the host process for seconds: every other sandbox's calls, a
  * pool's 1 s health looks and all timers waited for it.
  *
  * Symlinks are not followed (a link to a host file stays a link, the file is
@@ -131,7 +159,8 @@ async function copyTree(from: string, to: string): Promise<void> {
 
   const copyEntry = async (src: string, dst: string, st: Stats): Promise<void> => {
     if (st.isDirectory()) {
-      await mkdir(dst, { mode: st.mode & 0o7777 });
+      // writable by us while its entries go in (a read-only directory gets its own mode after)
+      await mkdir(dst, { mode: (st.mode & 0o7777) | 0o700 });
       const names = await slots(() => readdir(src)).catch(vanished(() => [] as string[]));
       await Promise.all(
         names.map(async (name) => {

@@ -23,7 +23,8 @@ export type ForkedSandbox = Sandbox & { snapshot: string };
  * Snapshots `sandbox` (`deployment.snapshot`) and creates a new sandbox from
  * it with `config` (its `image` replaced by the snapshot). The snapshot
  * stays after the fork is deleted: `agentix gc` removes it once its owner
- * process is gone, or remove it yourself (`docker rmi`).
+ * process is gone, or remove it yourself (`docker rmi`). When the create
+ * fails, its error carries the snapshot's reference as `snapshot`.
  */
 export async function fork(deployment: Deployment, sandbox: Sandbox | string, config: SandboxConfig): Promise<ForkedSandbox> {
   if (!deployment || typeof deployment.create !== 'function') throw new AgentixError('INVALID_ARGUMENT', 'fork: the first argument must be the Deployment the sandbox runs on');
@@ -37,8 +38,29 @@ export async function fork(deployment: Deployment, sandbox: Sandbox | string, co
   const snapshot = await deployment.snapshot(id);
   // Every field but `image` as given: in a container `workdir` is a path inside
   // the snapshot; the local backend runs a fork in its copy of the original's.
-  const forked = await deployment.create({ ...config, image: snapshot });
+  let forked: Sandbox;
+  try {
+    forked = await deployment.create({ ...config, image: snapshot });
+  } catch (err) {
+    // The snapshot exists now (a Docker image can be gigabytes) and the caller never saw its
+    // reference: without it a failed fork (a config the backend refuses, say) could be neither
+    // removed nor retried from, and every retry made another.
+    throw withSnapshot(err, snapshot);
+  }
   return { ...forked, snapshot };
+}
+
+/** The create error, carrying `snapshot` (the reference the fork was to start from). */
+function withSnapshot(err: unknown, snapshot: string): unknown {
+  if (err && typeof err === 'object') {
+    try {
+      Object.defineProperty(err, 'snapshot', { value: snapshot, enumerable: true, configurable: true, writable: true });
+      return err;
+    } catch {
+      // a frozen error: the caller gets it as it was
+    }
+  }
+  return err;
 }
 
 /** `DockerDeployment` → `docker`: the name users pass to loadDeployment, when the class follows the convention. */

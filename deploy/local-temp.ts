@@ -7,8 +7,9 @@
  * when this process exits; what a crashed process left is found by its pid
  * (`agentix gc`, localGarbage below).
  */
-import { cpSync, lstatSync, rmSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { chmodSync, constants, lstatSync, readdirSync, rmSync, type Stats } from 'node:fs';
+import { chmod, copyFile, lstat, mkdir, readdir, readlink, realpath, symlink, utimes } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { processAlive } from '../runtime/process-alive.js';
 import { AgentixError } from '../runtime/wire/errors.js';
 import { isPidTempDir, listPidTempDirs, makePidTempDir } from './shared/pid-temp.js';
@@ -30,7 +31,7 @@ export function localTempDir(kind: LocalTempKind): string {
   if (!exitHook) {
     exitHook = true;
     process.once('exit', () => {
-      for (const dir of live) rmSync(dir, { recursive: true, force: true });
+      for (const dir of live) removeTree(dir);
     });
   }
   const dir = makePidTempDir(prefixOf(kind));
@@ -40,14 +41,42 @@ export function localTempDir(kind: LocalTempKind): string {
 
 export function removeLocalTempDir(dir: string): void {
   live.delete(dir);
-  rmSync(dir, { recursive: true, force: true });
+  removeTree(dir);
+}
+
+/**
+ * rm -rf, also of a copy with read-only directories in it (a sandbox may make
+ * one; the copy keeps modes): without root, their entries cannot be unlinked
+ * until the directory is writable again.
+ */
+function removeTree(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM') throw err;
+    makeWritable(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function makeWritable(path: string): void {
+  let st: Stats;
+  try {
+    st = lstatSync(path);
+  } catch {
+    return;
+  }
+  if (!st.isDirectory()) return;
+  chmodSync(path, (st.mode & 0o7777) | 0o700);
+  for (const name of readdirSync(path)) makeWritable(join(path, name));
 }
 
 /** Copies a sandbox's working directory into a new snapshot; returns its reference. */
-export function copyToSnapshot(workdir: string): string {
+export async function copyToSnapshot(workdir: string): Promise<string> {
   const dir = localTempDir('snapshot');
   try {
-    copyTree(workdir, join(dir, 'root'));
+    await copyTree(workdir, join(dir, 'root'));
   } catch (err) {
     removeLocalTempDir(dir);
     throw new AgentixError('UNAVAILABLE', `cannot snapshot the local sandbox's working directory ${workdir}: ${(err as Error).message}`);
@@ -65,14 +94,19 @@ export function isLocalSnapshot(image: string | undefined): image is string {
  * so any number of sandboxes can start from it. Returns the copy's temp dir
  * and the directory to run in.
  */
-export function forkSnapshot(ref: string): { dir: string; workdir: string } {
+export async function forkSnapshot(ref: string): Promise<{ dir: string; workdir: string }> {
   const snap = resolve(ref.slice(LOCAL_SNAPSHOT_SCHEME.length));
   if (!isPidTempDir(snap, prefixOf('snapshot')))
     throw new AgentixError('INVALID_ARGUMENT', `invalid SandboxConfig: \`image\` ${JSON.stringify(ref)} is not a local snapshot (snapshot() of the local deployment returns those)`);
-  if (!isDir(join(snap, 'root'))) throw new AgentixError('NOT_FOUND', `invalid SandboxConfig: local snapshot ${snap} no longer exists (snapshots go when the process that made them exits)`);
+  const kind = [snap, join(snap, 'root')].map(ownDir);
+  if (kind.includes('missing')) throw new AgentixError('NOT_FOUND', `invalid SandboxConfig: local snapshot ${snap} no longer exists (snapshots go when the process that made them exits)`);
+  // The name alone is no proof: anyone can put a link of that name into /tmp, and the
+  // copy would then be of whatever it points at (another user's or the host's files).
+  if (kind.includes('foreign'))
+    throw new AgentixError('INVALID_ARGUMENT', `invalid SandboxConfig: \`image\` ${JSON.stringify(ref)} is not a local snapshot of this user (it, or its root, is a symlink, not a directory, or another user's)`);
   const dir = localTempDir('fork');
   try {
-    copyTree(join(snap, 'root'), join(dir, 'root'));
+    await copyTree(join(snap, 'root'), join(dir, 'root'));
   } catch (err) {
     removeLocalTempDir(dir);
     throw new AgentixError('UNAVAILABLE', `cannot copy local snapshot ${snap}: ${(err as Error).message}`);
@@ -85,33 +119,116 @@ export function localGarbage(opts: { keep?: (pid: number) => boolean; dryRun?: b
   const removed: Removed[] = [];
   for (const d of listPidTempDirs(KINDS.map(prefixOf))) {
     if (opts.keep ? opts.keep(d.pid) : processAlive(d.pid)) continue;
-    if (!opts.dryRun) rmSync(d.path, { recursive: true, force: true });
+    if (!opts.dryRun) removeTree(d.path);
     removed.push({ kind: d.prefix === prefixOf('snapshot') ? 'snapshot' : 'directory', id: basename(d.path), name: d.path, bundle: '', where: 'local' });
   }
   return removed;
 }
 
-function copyTree(from: string, to: string): void {
-  // verbatimSymlinks: a link stays the link it was (not re-pointed into the copy, not followed).
-  // The filter leaves out what cannot be copied as a file (cpSync refuses FIFOs and sockets, so one
-  // socket a dev server left in the working directory made every snapshot fail): a socket means
-  // nothing without the process listening on it, and Node cannot make a FIFO or device node.
-  cpSync(from, to, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, filter: copyable });
+/**
+ * Copies the tree at `from` to `to` (which must not exist).
+ *
+ * Asynchronous, several files at a time: the default working directory is
+ * the whole project (node_modules included), and the synchronous copy
+ * (cpSync) this replaces stopped the host process for seconds: every other sandbox's calls, a
+ * pool's 1 s health looks and all timers waited for it.
+ *
+ * Symlinks are not followed (a link to a host file stays a link, the file is
+ * not copied in). A link to something inside `from` points at the same place
+ * inside `to`: an absolute one kept verbatim would reach into the original,
+ * and a fork writing through it changed the original's file. A relative link
+ * that leaves `from` is made absolute, so it still reaches what it reached.
+ * FIFOs, sockets and device nodes are left out (a socket means nothing without
+ * the process listening on it, Node cannot make a FIFO or device node, and
+ * reading a FIFO would hang). An entry that vanishes while the tree is copied
+ * is left out too: the sandbox keeps running and may delete its temp files.
+ */
+async function copyTree(from: string, to: string): Promise<void> {
+  const roots = [resolve(from)];
+  const real = await realpath(from);
+  if (real !== roots[0]) roots.push(real);
+  const st = await lstat(from);
+  if (!st.isDirectory()) throw new Error(`${from} is not a directory`);
+  // a working directory that holds the host's temp dir (workdir: '/tmp', or '/') would be
+  // copied into itself, level after level, until the path is too long or the disk is full
+  const into = join(await realpath(dirname(to)), basename(to));
+  const holder = roots.find((r) => into.startsWith(r + sep));
+  if (holder !== undefined) throw new Error(`it contains ${dirname(to)}, where the copy goes (the host's temp dir): a working directory to snapshot must not hold the temp dir`);
+  const slots = limiter(COPY_CONCURRENCY);
+  const inside = (abs: string) => roots.find((r) => abs === r || abs.startsWith(r + sep));
+
+  const copyEntry = async (src: string, dst: string, st: Stats): Promise<void> => {
+    if (st.isDirectory()) {
+      // writable by us while its entries go in (a read-only directory gets its own mode after)
+      await mkdir(dst, { mode: (st.mode & 0o7777) | 0o700 });
+      const names = await slots(() => readdir(src)).catch(vanished(() => [] as string[]));
+      await Promise.all(
+        names.map(async (name) => {
+          const s = join(src, name);
+          const child = await slots(() => lstat(s)).catch(vanished(() => undefined));
+          if (child) await copyEntry(s, join(dst, name), child);
+        }),
+      );
+      await chmod(dst, st.mode & 0o7777); // mkdir's mode goes through the umask
+      await utimes(dst, st.atime, st.mtime);
+    } else if (st.isFile()) {
+      const done = await slots(() => copyFile(src, dst, constants.COPYFILE_FICLONE).then(() => true)).catch(vanished(() => false));
+      if (done) await utimes(dst, st.atime, st.mtime);
+    } else if (st.isSymbolicLink()) {
+      const target = await slots(() => readlink(src)).catch(vanished(() => undefined));
+      if (target === undefined) return;
+      const abs = resolve(dirname(src), target);
+      const root = inside(abs);
+      let linked = target;
+      if (root !== undefined) {
+        // the same place in the copy, as absolute or relative as the link was (`../w/x` from
+        // inside w leaves the tree by its name, which the copy does not have)
+        const mapped = join(to, relative(root, abs));
+        linked = isAbsolute(target) ? mapped : relative(dirname(dst), mapped) || '.';
+      } else if (!isAbsolute(target)) linked = abs;
+      await symlink(linked, dst);
+    }
+    // FIFOs, sockets, device nodes: left out
+  };
+  await copyEntry(from, to, st);
 }
 
-function copyable(path: string): boolean {
-  try {
-    const st = lstatSync(path);
-    return !(st.isFIFO() || st.isSocket() || st.isBlockDevice() || st.isCharacterDevice());
-  } catch {
-    return true; // gone meanwhile: let cpSync say so
-  }
+const COPY_CONCURRENCY = 16;
+
+/** ENOENT (the entry went while the copy ran) → `fallback()`; anything else still fails the copy. */
+function vanished<T>(fallback: () => T): (err: NodeJS.ErrnoException) => T {
+  return (err) => {
+    if (err.code === 'ENOENT') return fallback();
+    throw err;
+  };
 }
 
-function isDir(path: string): boolean {
+/** At most `n` of the given operations at a time (a tree of 100 000 files must not open 100 000 at once). */
+function limiter(n: number): <T>(op: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  return async (op) => {
+    // a finished operation hands its slot straight to the next one waiting
+    if (active < n) active++;
+    else await new Promise<void>((r) => queue.push(r));
+    try {
+      return await op();
+    } finally {
+      const next = queue.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
+
+/** A directory (not a link to one) of this process's user, something else, or nothing. */
+function ownDir(path: string): 'own' | 'foreign' | 'missing' {
+  let st: Stats;
   try {
-    return statSync(path).isDirectory();
+    st = lstatSync(path);
   } catch {
-    return false;
+    return 'missing';
   }
+  const uid = process.getuid?.();
+  return st.isDirectory() && (uid === undefined || st.uid === uid) ? 'own' : 'foreign';
 }

@@ -21,7 +21,7 @@ import { loadProjectManifest, prepareRunDir } from '../bundle/project.js';
 import { childExecArgv, siblingEntry } from '../runtime/entry-path.js';
 import { AgentixError } from '../runtime/wire/errors.js';
 import { noNetworkPrefix } from './local-network.js';
-import { copyToSnapshot, forkSnapshot, isLocalSnapshot, localTempDir, removeLocalTempDir } from './local-temp.js';
+import { copyToSnapshot, forkSnapshot, isLocalSnapshot, LOCAL_SNAPSHOT_SCHEME, localTempDir, removeLocalTempDir } from './local-temp.js';
 import { checkSandboxOptions } from './shared/config.js';
 import { lifetimeTimer, type LifetimeTimer } from './shared/lifetime-timer.js';
 import { sandboxToken } from './shared/token.js';
@@ -81,7 +81,7 @@ export class LocalDeployment implements Deployment {
       if (fromSnapshot) {
         // the snapshot *is* the working directory it copied: `workdir` (the original's, as
         // `{ ...config, image: ref }` passes it on) is where it came from, not where to run
-        const fork = forkSnapshot(config.image);
+        const fork = await forkSnapshot(config.image);
         temp.push(fork.dir);
         cwd = fork.workdir;
       }
@@ -143,7 +143,21 @@ export class LocalDeployment implements Deployment {
   async snapshot(id: string): Promise<string> {
     const sb = this.sandboxes.get(id);
     if (!sb || sb.info.state !== 'running') throw new AgentixError('NOT_FOUND', `cannot snapshot sandbox ${id}: no such running local sandbox`);
-    return copyToSnapshot(sb.cwd);
+    // The copy takes a while: a sandbox deleted meanwhile (its working copy removed under the
+    // copy's feet) would leave a snapshot with part of its files, which is not handed out.
+    const gone = () => this.sandboxes.get(id) !== sb || sb.info.state !== 'running';
+    const deleted = () => new AgentixError('NOT_FOUND', `cannot snapshot sandbox ${id}: it was deleted or exited while its working directory was copied`);
+    let ref: string;
+    try {
+      ref = await copyToSnapshot(sb.cwd);
+    } catch (err) {
+      throw gone() ? deleted() : err;
+    }
+    if (gone()) {
+      removeLocalTempDir(ref.slice(LOCAL_SNAPSHOT_SCHEME.length));
+      throw deleted();
+    }
+    return ref;
   }
 
   async delete(id: string): Promise<void> {

@@ -161,17 +161,21 @@ class WarmPool implements Pool {
   async claim(opts: ClaimOptions = {}): Promise<Sandbox> {
     const { signal, timeoutMs } = opts;
     if (timeoutMs !== undefined) positive('timeoutMs', timeoutMs, 'pool.claim');
+    // One deadline for the whole claim: the health looks at idle sandboxes count too (each may
+    // take up to its 1 s timeout, a frozen sandbox's TCP port still accepts), not only the wait.
+    const at = timeoutMs === undefined ? undefined : deadlineAt(timeoutMs);
     for (;;) {
       if (this.closed) throw closedError();
       if (signal?.aborted) throw cancelledError();
+      if (at !== undefined && Date.now() >= at) throw this.deadlineError(timeoutMs!);
       // A claim is a reason to try again after the pool gave up.
       if (this.stalled) {
         this.stalled = false;
         this.failures = 0;
       }
       const entry = this.takeIdle();
-      if (!entry) return this.wait(signal, timeoutMs);
-      const sandbox = await this.track(this.checked(entry, signal));
+      if (!entry) return this.wait(signal, at, timeoutMs);
+      const sandbox = await this.lookBounded(entry, signal, at);
       if (sandbox) {
         // The replacement starts once the caller has its sandbox: a backend's
         // create can block this thread for milliseconds (local spawns a process),
@@ -265,19 +269,45 @@ class WarmPool implements Pool {
   }
 
   /**
+   * checked(), but the claim stops waiting for it at its deadline or abort;
+   * the look goes on in the background and puts the sandbox back if it answers.
+   */
+  private lookBounded(entry: Idle, signal: AbortSignal | undefined, at: number | undefined): Promise<Sandbox | undefined> {
+    const claim = { left: false };
+    const look = this.track(this.checked(entry, signal, claim));
+    if (at === undefined && !signal) return look;
+    return new Promise<Sandbox | undefined>((resolve) => {
+      const leave = () => {
+        claim.left = true;
+        finish(undefined);
+      };
+      const timer = at === undefined ? undefined : armDeadline(at, leave);
+      const finish = (sb: Sandbox | undefined) => {
+        timer?.cancel();
+        signal?.removeEventListener('abort', leave);
+        resolve(sb);
+      };
+      signal?.addEventListener('abort', leave, { once: true });
+      void look.then((sb) => {
+        if (!claim.left) finish(sb);
+      });
+    });
+  }
+
+  /**
    * The idle sandbox, claimed, if it still answers; undefined when it died
    * (deleted), the pool closed meanwhile (deleted) or the claim was cancelled
-   * (back to idle). Everything is decided in one step after the look, so a
+   * or gave up (back to idle). Everything is decided in one step after the look, so a
    * close() waiting for this promise sees the deletion it starts.
    */
-  private async checked(entry: Idle, signal: AbortSignal | undefined): Promise<Sandbox | undefined> {
+  private async checked(entry: Idle, signal: AbortSignal | undefined, claim: { left: boolean }): Promise<Sandbox | undefined> {
     const ok = await sandboxAnswers(entry.sandbox.runtimeUrl);
     if (!ok || this.closed) {
       this.discard(entry.sandbox);
       if (!ok) this.fill();
       return undefined;
     }
-    if (signal?.aborted) {
+    if (signal?.aborted || claim.left) {
       this.addIdle(entry.sandbox, entry.since, true);
       return undefined;
     }
@@ -285,7 +315,7 @@ class WarmPool implements Pool {
     return entry.sandbox;
   }
 
-  private wait(signal: AbortSignal | undefined, timeoutMs: number | undefined): Promise<Sandbox> {
+  private wait(signal: AbortSignal | undefined, at: number | undefined, timeoutMs: number | undefined): Promise<Sandbox> {
     return new Promise<Sandbox>((resolve, reject) => {
       let timer: Deadline | undefined;
       const settle = () => {
@@ -310,13 +340,14 @@ class WarmPool implements Pool {
       };
       const onAbort = () => leave(cancelledError());
       signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeoutMs !== undefined)
-        timer = armDeadline(deadlineAt(timeoutMs), () =>
-          leave(new AgentixError('DEADLINE_EXCEEDED', `pool.claim: no sandbox was ready within ${timeoutMs} ms${this.failures ? `; the last creation failed: ${messageOf(this.lastError)}` : ''}`, undefined, this.failures ? { cause: this.lastError } : undefined)),
-        );
+      if (at !== undefined) timer = armDeadline(at, () => leave(this.deadlineError(timeoutMs!)));
       this.waiters.push(waiter);
       this.fill();
     });
+  }
+
+  private deadlineError(timeoutMs: number): AgentixError {
+    return new AgentixError('DEADLINE_EXCEEDED', `pool.claim: no sandbox was ready within ${timeoutMs} ms${this.failures ? `; the last creation failed: ${messageOf(this.lastError)}` : ''}`, undefined, this.failures ? { cause: this.lastError } : undefined);
   }
 
   /** Starts creations until idle + creating covers `size` plus the waiting claims, `concurrency` at most. */

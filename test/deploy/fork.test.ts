@@ -5,9 +5,9 @@
  * a clear error that names it, before anything is created. Forking on Docker:
  * test/docker/pool.test.ts.
  */
-import { cpSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AgentixError, fork, loadDeployment, RuntimeClient, type Deployment, type SandboxConfig } from '../../index.js';
@@ -49,6 +49,90 @@ test('a local fork has the files written before it, in a copy of its own; the or
     }
     assert.is((await d.get(original.id)).state, 'running');
     await withClient(original, async (a) => assert.is(await read(a, 'state/progress'), 'step-k', "the fork's writes stay in the fork"));
+  } finally {
+    await d.delete(original.id);
+    if (snapshot) removeLocalTempDir(snapshot.slice(LOCAL_SNAPSHOT_SCHEME.length));
+  }
+});
+
+test("a link in the working directory to a file in it points at the fork's own copy: writes through it stay in the fork", async () => {
+  const d = new (await loadDeployment('local'))();
+  const work = mkdtempSync(join(ctx.temp, 'links-'));
+  mkdirSync(join(work, 'data'));
+  writeFileSync(join(work, 'data/real'), 'original');
+  writeFileSync(join(ctx.temp, 'outside'), 'host file');
+  symlinkSync(join(work, 'data/real'), join(work, 'abs')); // absolute, into the working directory
+  symlinkSync('data/real', join(work, 'rel'));
+  symlinkSync(`../${basename(work)}/data/real`, join(work, 'detour')); // relative, out and back in by the directory's name
+  symlinkSync('../outside', join(work, 'up')); // relative, out of it
+  symlinkSync(join(ctx.temp, 'outside'), join(work, 'host'));
+  const config: SandboxConfig = { image: '', bundle: ctx.project, workdir: work };
+  const original = await d.create(config);
+  let snapshot = '';
+  try {
+    const child = await fork(d, original, config);
+    snapshot = child.snapshot;
+    try {
+      const dir = await withClient(child, (b) => b.call<string>('cwd', []));
+      assert.is(readlinkSync(join(dir, 'abs')), join(dir, 'data/real'), 'an absolute link into the working directory points into the copy');
+      assert.is(readlinkSync(join(dir, 'rel')), 'data/real');
+      assert.is(readlinkSync(join(dir, 'detour')), 'data/real', 'a relative link into it by a detour points into the copy');
+      assert.is(readFileSync(join(dir, 'up'), 'utf8'), 'host file', 'a relative link out of it still reaches what it reached');
+      assert.is(readlinkSync(join(dir, 'host')), join(ctx.temp, 'outside'), 'a link to a host file stays a link (the file is not copied in)');
+      writeFileSync(join(dir, 'abs'), 'written by the fork');
+      assert.is(readFileSync(join(work, 'data/real'), 'utf8'), 'original', "the fork's write through the link did not reach the original");
+    } finally {
+      await d.delete(child.id);
+    }
+  } finally {
+    await d.delete(original.id);
+    if (snapshot) removeLocalTempDir(snapshot.slice(LOCAL_SNAPSHOT_SCHEME.length));
+  }
+});
+
+test("snapshot() leaves the host's event loop turning while it copies the working directory", async () => {
+  const d = new (await loadDeployment('local'))();
+  const work = mkdtempSync(join(ctx.temp, 'many-'));
+  for (let i = 0; i < 200; i++) writeFileSync(join(work, `f${i}`), String(i));
+  const sb = await d.create({ image: '', bundle: ctx.project, workdir: work });
+  let ref = '';
+  try {
+    // a copy done in one synchronous stretch (it was) stopped every other sandbox's calls and timers
+    let turns = 0;
+    let copying = true;
+    const spin = () => {
+      turns++;
+      if (copying) setImmediate(spin);
+    };
+    setImmediate(spin);
+    ref = await d.snapshot!(sb.id).finally(() => (copying = false));
+    assert.ok(turns > 0, 'the event loop did not turn once during the copy');
+    assert.is(readFileSync(join(ref.slice(LOCAL_SNAPSHOT_SCHEME.length), 'root', 'f199'), 'utf8'), '199');
+  } finally {
+    await d.delete(sb.id);
+    if (ref) removeLocalTempDir(ref.slice(LOCAL_SNAPSHOT_SCHEME.length));
+  }
+});
+
+test('a fork whose create fails rejects with the error, which names the snapshot it made, so it can be retried from or removed', async () => {
+  const d = new (await loadDeployment('local'))();
+  const config: SandboxConfig = { image: '', bundle: ctx.project, workdir: mkdtempSync(join(ctx.temp, 'work-')) };
+  const original = await d.create(config);
+  let snapshot = '';
+  try {
+    await withClient(original, (a) => a.call('files.write', ['state/progress', 'step-k']));
+    const err = (await fork(d, original, { ...config, env: { AGENTIX_TOKEN: 'mine' } }).catch((e: unknown) => e)) as AgentixError & { snapshot?: string };
+    assert.ok(err instanceof AgentixError, String(err));
+    assert.is(err.code, 'INVALID_ARGUMENT', 'the create error as it was');
+    assert.type(err.snapshot, 'string', 'the error names the snapshot');
+    snapshot = err.snapshot!;
+    assert.ok(snapshot.startsWith(LOCAL_SNAPSHOT_SCHEME), snapshot);
+    const retry = await d.create({ ...config, image: snapshot });
+    try {
+      await withClient(retry, async (b) => assert.is(await read(b, 'state/progress'), 'step-k'));
+    } finally {
+      await d.delete(retry.id);
+    }
   } finally {
     await d.delete(original.id);
     if (snapshot) removeLocalTempDir(snapshot.slice(LOCAL_SNAPSHOT_SCHEME.length));

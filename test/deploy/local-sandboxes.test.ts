@@ -6,7 +6,8 @@
  * `unshare --net` where that works (and is refused where not); ports are
  * the host's; a sandbox is deleted at the end of its lifetime.
  */
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +17,7 @@ import { LocalDeployment } from '../../deploy/local.js';
 import { unshareProblem } from '../../deploy/local-network.js';
 import { freeLoopbackPort } from '../../deploy/shared/loopback.js';
 import type { Sandbox, SandboxConfig } from '../../deploy/types.js';
+import type { AgentixError } from '../../runtime/wire/errors.js';
 import { RuntimeClient } from '../../runtime/client/client.js';
 import { rejects } from '../support/assert.js';
 import { assertFullyCallable, withClient, withSandbox } from '../support/sandbox-client.js';
@@ -74,6 +76,52 @@ test('bad snapshot references are refused, naming the option', async () => {
   await rejects(d.create({ image: 'local-snapshot:/etc', bundle: ctx.project }), /`image` "local-snapshot:\/etc" is not a local snapshot/);
   await rejects(d.create({ image: `local-snapshot:${join(tmpdir(), 'agentix-local-snapshot-1-gone')}`, bundle: ctx.project }), /local snapshot .* no longer exists/);
   await rejects(d.snapshot('local-nope'), /cannot snapshot sandbox local-nope/);
+});
+
+test("a link in the temp dir named like a snapshot is refused: it is not this user's snapshot, and what it points at is not copied", async () => {
+  const d = new LocalDeployment();
+  const elsewhere = mkdtempSync(join(ctx.temp, 'planted-'));
+  mkdirSync(join(elsewhere, 'root'));
+  writeFileSync(join(elsewhere, 'root/secret'), 'not yours');
+  const link = join(tmpdir(), `agentix-local-snapshot-999999-${randomBytes(4).toString('hex')}`);
+  symlinkSync(elsewhere, link);
+  try {
+    await rejects(d.create({ image: `local-snapshot:${link}`, bundle: ctx.project }), /is not a local snapshot of this user/);
+  } finally {
+    rmSync(link, { force: true });
+  }
+});
+
+test('a sandbox deleted while its snapshot is taken gets no snapshot (NOT_FOUND), and no copy is left behind', async () => {
+  const d = new LocalDeployment();
+  const work = mkdtempSync(join(ctx.temp, 'work-'));
+  for (let i = 0; i < 100; i++) writeFileSync(join(work, `f${i}`), String(i));
+  const sb = await d.create({ image: '', bundle: ctx.project, workdir: work });
+  const before = new Set(myTempDirs());
+  // observed at once: it may settle while delete() still waits for the server to exit
+  const refused = rejects(d.snapshot(sb.id), /was deleted or exited while its working directory was copied/);
+  await d.delete(sb.id);
+  const err = (await refused) as AgentixError;
+  assert.is(err.code, 'NOT_FOUND');
+  assert.equal(myTempDirs().filter((n) => !before.has(n)), [], 'the partial copy is removed');
+});
+
+test("a working directory that holds the host's temp dir is refused by snapshot() instead of copied into itself", async () => {
+  const d = new LocalDeployment();
+  const holder = mkdtempSync(join(ctx.temp, 'holder-'));
+  writeFileSync(join(holder, 'file'), 'x');
+  mkdirSync(join(holder, 'tmp'));
+  const saved = process.env.TMPDIR;
+  const sb = await d.create({ image: '', bundle: ctx.project, workdir: holder });
+  try {
+    process.env.TMPDIR = join(holder, 'tmp'); // as workdir: '/tmp' (or '/') is to the real one
+    await rejects(d.snapshot(sb.id), /must not hold the temp dir/);
+    assert.equal(readdirSync(join(holder, 'tmp')), [], 'nothing is left in it');
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+    await d.delete(sb.id);
+  }
 });
 
 /** A host process that makes a sandbox and a snapshot of it, then exits normally or dies by SIGKILL: the snapshot's dir. */

@@ -4,6 +4,7 @@
  * tests can see what the pool asks for; every sandbox any test makes is
  * checked deleted (or deleted) before the test ends.
  */
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AgentixError, createPool, loadDeployment, RuntimeClient, type Deployment, type Pool, type Sandbox, type SandboxConfig } from '../../index.js';
@@ -338,7 +339,10 @@ pool('a claim gives up at its timeout or when its signal aborts, and the sandbox
   d.hold();
   const p = createPool(d, config, { size: 1 });
   try {
-    const late = await rejection(p.claim({ timeoutMs: 50 }));
+    // (unbounded, it had not returned at all: fresh sandboxes kept arriving idle, each looked at for 1 s)
+    let guardTimer: NodeJS.Timeout | undefined;
+    const guard = new Promise<never>((_, reject) => (guardTimer = setTimeout(() => reject(new Error('the claim was still pending 15 s after its timeoutMs of 50 ms')), 15_000)));
+    const late = await rejection(Promise.race([p.claim({ timeoutMs: 50 }), guard])).finally(() => clearTimeout(guardTimer));
     assert.is(late.code, 'DEADLINE_EXCEEDED');
     assert.match(late.message, /no sandbox was ready within 50 ms/);
     const ac = new AbortController();
@@ -450,6 +454,34 @@ pool('close() gives up after closeTimeoutMs on a create() that never settles, an
   arrive({ id: 'late-1', runtimeUrl: '', token: '', ports: {} } as Sandbox);
   assert.ok(await eventually(() => d.deletes.includes('late-1'), 5_000), 'the sandbox that arrived after close was deleted');
   assert.is(await rejection(p.claim()).then((e) => e.code), 'UNAVAILABLE', 'the pool stays closed');
+});
+
+pool("a claim's timeoutMs and signal also bound its health look at an idle sandbox that accepts and never answers", async () => {
+  // a frozen sandbox (docker pause, a stopped host) still accepts on its port: each look took its
+  // full 1 s, idle sandbox after idle sandbox, and timeoutMs only counted from the wait after them
+  const sockets = new Set<Socket>();
+  const silent = createServer((s) => sockets.add(s));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const url = `ws://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  const d = fakeDeployment(async () => ({ id: `fake-${d.creates}`, runtimeUrl: url, token: '', ports: {} }));
+  const p = createPool(d, config, { size: 2 });
+  try {
+    assert.ok(await eventually(() => p.stats().idle === 2, 5_000), 'the pool filled');
+    // (unbounded, it had not returned at all: fresh sandboxes kept arriving idle, each looked at for 1 s)
+    let guardTimer: NodeJS.Timeout | undefined;
+    const guard = new Promise<never>((_, reject) => (guardTimer = setTimeout(() => reject(new Error('the claim was still pending 15 s after its timeoutMs of 50 ms')), 15_000)));
+    const late = await rejection(Promise.race([p.claim({ timeoutMs: 50 }), guard])).finally(() => clearTimeout(guardTimer));
+    assert.is(late.code, 'DEADLINE_EXCEEDED', late.message);
+    const ac = new AbortController();
+    const cancelled = rejection(p.claim({ signal: ac.signal }));
+    await sleep(20);
+    ac.abort();
+    assert.is((await cancelled).code, 'CANCELLED');
+  } finally {
+    await p.close();
+    for (const s of sockets) s.destroy();
+    silent.close();
+  }
 });
 
 pool.after(() => {

@@ -12,10 +12,10 @@
  */
 import { createServer } from 'node:http';
 import type { Socket } from 'node:net';
-import { WebSocketServer, WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import { decode, encode } from '../../runtime/wire/codec.js';
 import { peekHead } from '../../runtime/wire/protocol.js';
-import { HIGH_WATER_BYTES, RAW_END, RAW_ITEM, RAW_STREAM } from '../lib/raw-protocol.js';
+import { RAW_STREAM, streamItems } from '../lib/raw-protocol.js';
 
 const heartbeatMs = Number(process.argv[2]);
 if (!(heartbeatMs > 0)) throw new Error(`socket-handoff-child: argv[2] must be the heartbeat interval in ms, got ${process.argv[2]}`);
@@ -42,15 +42,6 @@ wss.on('connection', (ws) => {
   });
 });
 
-async function streamItems(ws: WebSocket, id: number, n: number): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    if (ws.readyState !== WebSocket.OPEN) return;
-    const frame = encode([RAW_ITEM, id, i]);
-    if (ws.bufferedAmount > HIGH_WATER_BYTES) await new Promise<void>((resolve) => ws.send(frame, () => resolve()));
-    else ws.send(frame);
-  }
-  ws.send(encode([RAW_END, id]));
-}
 
 setInterval(() => process.send!({ beat: true }), heartbeatMs);
 process.send!({ ready: true });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { AgentixError, fork, loadDeployment, RuntimeClient, type Deployment, type SandboxConfig } from '../../index.js';
+import { AgentixError, fork, loadDeployment, RuntimeClient, type Deployment, type Sandbox, type SandboxConfig } from '../../index.js';
 import { LOCAL_SNAPSHOT_SCHEME, removeLocalTempDir } from '../../deploy/local-temp.js';
 import { repoRoot } from '../support/serve.js';
 import { withClient } from '../support/sandbox-client.js';
@@ -28,17 +28,30 @@ test.after(() => rmSync(ctx.temp, { recursive: true, force: true }));
 
 const read = async (c: RuntimeClient, path: string) => Buffer.from(await c.call<Uint8Array>('files.read', [path])).toString();
 
+/**
+ * Runs `body` with a sandbox made from `config`; afterwards, also when it
+ * fails, deletes that sandbox and every local snapshot handed to `keep`.
+ */
+async function withOriginal(d: Deployment, config: SandboxConfig, body: (original: Sandbox, keep: (ref: string) => void) => Promise<void>): Promise<void> {
+  const original = await d.create(config);
+  const refs: string[] = [];
+  try {
+    await body(original, (ref) => void refs.push(ref));
+  } finally {
+    await d.delete(original.id);
+    for (const ref of refs) removeLocalTempDir(ref.slice(LOCAL_SNAPSHOT_SCHEME.length));
+  }
+}
+
 test('a local fork has the files written before it, in a copy of its own; the original keeps running', async () => {
   const d = new (await loadDeployment('local'))();
   const config: SandboxConfig = { image: '', bundle: ctx.project, workdir: mkdtempSync(join(ctx.temp, 'work-')) };
-  const original = await d.create(config);
-  let snapshot = '';
-  try {
+  await withOriginal(d, config, async (original, keep) => {
     await withClient(original, (a) => a.call('files.write', ['state/progress', 'step-k']));
     const child = await fork(d, original, { ...config, env: { BRANCH: 'b' } });
-    snapshot = child.snapshot;
+    keep(child.snapshot);
     try {
-      assert.ok(snapshot.startsWith(LOCAL_SNAPSHOT_SCHEME), snapshot);
+      assert.ok(child.snapshot.startsWith(LOCAL_SNAPSHOT_SCHEME), child.snapshot);
       await withClient(child, async (b) => {
         assert.is(await read(b, 'state/progress'), 'step-k', 'the file written before the fork is there');
         assert.is.not(await b.call<string>('cwd', []), config.workdir, 'the fork runs in its own copy');
@@ -49,10 +62,7 @@ test('a local fork has the files written before it, in a copy of its own; the or
     }
     assert.is((await d.get(original.id)).state, 'running');
     await withClient(original, async (a) => assert.is(await read(a, 'state/progress'), 'step-k', "the fork's writes stay in the fork"));
-  } finally {
-    await d.delete(original.id);
-    if (snapshot) removeLocalTempDir(snapshot.slice(LOCAL_SNAPSHOT_SCHEME.length));
-  }
+  });
 });
 
 test("a link in the working directory to a file in it points at the fork's own copy: writes through it stay in the fork", async () => {
@@ -67,11 +77,9 @@ test("a link in the working directory to a file in it points at the fork's own c
   symlinkSync('../outside', join(work, 'up')); // relative, out of it
   symlinkSync(join(ctx.temp, 'outside'), join(work, 'host'));
   const config: SandboxConfig = { image: '', bundle: ctx.project, workdir: work };
-  const original = await d.create(config);
-  let snapshot = '';
-  try {
+  await withOriginal(d, config, async (original, keep) => {
     const child = await fork(d, original, config);
-    snapshot = child.snapshot;
+    keep(child.snapshot);
     try {
       const dir = await withClient(child, (b) => b.call<string>('cwd', []));
       assert.is(readlinkSync(join(dir, 'abs')), join(dir, 'data/real'), 'an absolute link into the working directory points into the copy');
@@ -84,19 +92,14 @@ test("a link in the working directory to a file in it points at the fork's own c
     } finally {
       await d.delete(child.id);
     }
-  } finally {
-    await d.delete(original.id);
-    if (snapshot) removeLocalTempDir(snapshot.slice(LOCAL_SNAPSHOT_SCHEME.length));
-  }
+  });
 });
 
 test("snapshot() leaves the host's event loop turning while it copies the working directory", async () => {
   const d = new (await loadDeployment('local'))();
   const work = mkdtempSync(join(ctx.temp, 'many-'));
   for (let i = 0; i < 200; i++) writeFileSync(join(work, `f${i}`), String(i));
-  const sb = await d.create({ image: '', bundle: ctx.project, workdir: work });
-  let ref = '';
-  try {
+  await withOriginal(d, { image: '', bundle: ctx.project, workdir: work }, async (sb, keep) => {
     // a copy done in one synchronous stretch (it was) stopped every other sandbox's calls and timers
     let turns = 0;
     let copying = true;
@@ -105,27 +108,24 @@ test("snapshot() leaves the host's event loop turning while it copies the workin
       if (copying) setImmediate(spin);
     };
     setImmediate(spin);
-    ref = await d.snapshot!(sb.id).finally(() => (copying = false));
+    const ref = await d.snapshot!(sb.id).finally(() => (copying = false));
+    keep(ref);
     assert.ok(turns > 0, 'the event loop did not turn once during the copy');
     assert.is(readFileSync(join(ref.slice(LOCAL_SNAPSHOT_SCHEME.length), 'root', 'f199'), 'utf8'), '199');
-  } finally {
-    await d.delete(sb.id);
-    if (ref) removeLocalTempDir(ref.slice(LOCAL_SNAPSHOT_SCHEME.length));
-  }
+  });
 });
 
 test('a fork whose create fails rejects with the error, which names the snapshot it made, so it can be retried from or removed', async () => {
   const d = new (await loadDeployment('local'))();
   const config: SandboxConfig = { image: '', bundle: ctx.project, workdir: mkdtempSync(join(ctx.temp, 'work-')) };
-  const original = await d.create(config);
-  let snapshot = '';
-  try {
+  await withOriginal(d, config, async (original, keep) => {
     await withClient(original, (a) => a.call('files.write', ['state/progress', 'step-k']));
     const err = (await fork(d, original, { ...config, env: { AGENTIX_TOKEN: 'mine' } }).catch((e: unknown) => e)) as AgentixError & { snapshot?: string };
     assert.ok(err instanceof AgentixError, String(err));
     assert.is(err.code, 'INVALID_ARGUMENT', 'the create error as it was');
     assert.type(err.snapshot, 'string', 'the error names the snapshot');
-    snapshot = err.snapshot!;
+    const snapshot = err.snapshot!;
+    keep(snapshot);
     assert.ok(snapshot.startsWith(LOCAL_SNAPSHOT_SCHEME), snapshot);
     const retry = await d.create({ ...config, image: snapshot });
     try {
@@ -133,10 +133,7 @@ test('a fork whose create fails rejects with the error, which names the snapshot
     } finally {
       await d.delete(retry.id);
     }
-  } finally {
-    await d.delete(original.id);
-    if (snapshot) removeLocalTempDir(snapshot.slice(LOCAL_SNAPSHOT_SCHEME.length));
-  }
+  });
 });
 
 /** A real backend (local) that does not offer snapshot(), as a backend without one would. */

@@ -19,7 +19,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -36,7 +35,7 @@ import { carrierName, DockerDeployment, LABELS, statusOf } from '../../deploy/do
 import { RuntimeClient } from '../../runtime/client/client.js';
 import { copyHelloFixture, type FixtureCopy } from '../support/bundle-fixture.js';
 import { runGc } from '../support/crash.js';
-import { containersWith, engineOrSkip, taskImage, volumeExists } from '../support/docker.js';
+import { containersWith, engineOrSkip, engineProxy, taskImage, volumeExists } from '../support/docker.js';
 
 const docker = await engineOrSkip('docker leftovers and engine faults');
 const RUN = `agentix-test-leftovers-${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -184,13 +183,8 @@ function engineSocket(): string | undefined {
  * as the request starts (a dockerd that goes away mid-upload).
  */
 async function faultyProxy(engine: string, matches: (request: Buffer) => boolean, fault: 'cut' | 'hold' | 'drop'): Promise<{ path: string; faults(): number; close(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'agentix-review-proxy-'));
-  const path = join(dir, 'docker.sock');
   let faults = 0;
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(engine);
-    sockets.add(client).add(upstream);
+  const proxy = await engineProxy(engine, (client, upstream) => {
     let spoilNextAnswer = false;
     let silent = false;
     client.on('data', (chunk: Buffer) => {
@@ -209,19 +203,8 @@ async function faultyProxy(engine: string, matches: (request: Buffer) => boolean
       }
       if (!silent) client.write(chunk);
     });
-    const end = () => (client.destroy(), upstream.destroy());
-    for (const s of [client, upstream]) s.on('error', end).on('close', () => (end(), sockets.delete(s)));
   });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve));
-  return {
-    path,
-    faults: () => faults,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { ...proxy, faults: () => faults };
 }
 
 /** A deployment that talks to the engine through `proxyPath`. */

@@ -15,7 +15,6 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { createServer, connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -26,7 +25,7 @@ import type { Sandbox, SandboxConfig } from '../../deploy/types.js';
 import { freeLoopbackPort } from '../../deploy/shared/loopback.js';
 import { rejects } from '../support/assert.js';
 import { runGc, sandboxOfCrashedHost } from '../support/crash.js';
-import { containersWith, engineOrSkip, removeBundle, taskImage } from '../support/docker.js';
+import { containersWith, engineOrSkip, engineProxy, removeBundle, taskImage } from '../support/docker.js';
 import { withEnv } from '../support/env.js';
 import { repoRoot } from '../support/serve.js';
 import { assertFullyCallable, withClient, withSandbox } from '../support/sandbox-client.js';
@@ -168,32 +167,16 @@ test('the way in is chosen once, in the constructor: the option wins over the en
  * that renames every socket directory in what it forwards to one that does not exist there.
  */
 async function engineElsewhereProxy(): Promise<{ path: string; rewrites(): number; close(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'agentix-net-proxy-'));
-  const path = join(dir, 'docker.sock');
   const [from, to] = [Buffer.from('agentix-docker-net-'), Buffer.from('agentix-docker-nox-')];
   let rewrites = 0;
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = connect(engineAddress().replace(/^unix:\/\//, ''));
-    sockets.add(client).add(upstream);
+  const proxy = await engineProxy(engineAddress().replace(/^unix:\/\//, ''), (client, upstream) => {
     client.on('data', (chunk: Buffer) => {
       for (let at = chunk.indexOf(from); at >= 0; at = chunk.indexOf(from, at + 1)) (to.copy(chunk, at), rewrites++);
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => client.write(chunk));
-    const end = () => (client.destroy(), upstream.destroy());
-    for (const s of [client, upstream]) s.on('error', end).on('close', () => (end(), sockets.delete(s)));
   });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve));
-  return {
-    path,
-    rewrites: () => rewrites,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+  return { ...proxy, rewrites: () => rewrites };
 }
 
 test('an engine that cannot see the socket directory refuses the create at once, naming AGENTIX_DOCKER_REACH=port; nothing is left', async () => {

@@ -9,7 +9,10 @@
  * nothing but /tmp (no libc, no shell: a FROM scratch stand-in). Both carry
  * the label agentix.test-image=1.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
@@ -139,4 +142,39 @@ export async function volumeExists(docker: Docker, name: string): Promise<boolea
     if (statusOf(err) === 404) return false;
     throw err;
   }
+}
+
+export interface EngineProxy {
+  /** The proxy's Unix socket: `DOCKER_HOST=unix://<path>` or `new Docker({ socketPath })`. */
+  path: string;
+  /** Cuts every connection, stops listening and removes the socket's directory. */
+  close(): Promise<void>;
+}
+
+/**
+ * A Unix socket in front of the engine at `engineSocket`, for tests that play
+ * an engine misbehaving. For each connection `wire(client, upstream)` decides
+ * what passes each way (it attaches the 'data' listeners); the proxy pairs
+ * the two sockets' teardown and forgets them when they close.
+ */
+export async function engineProxy(engineSocket: string, wire: (client: Socket, upstream: Socket) => void): Promise<EngineProxy> {
+  const dir = mkdtempSync(join(tmpdir(), 'agentix-engine-proxy-'));
+  const path = join(dir, 'docker.sock');
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(engineSocket);
+    sockets.add(client).add(upstream);
+    wire(client, upstream);
+    const end = () => (client.destroy(), upstream.destroy());
+    for (const s of [client, upstream]) s.on('error', end).on('close', () => (end(), sockets.delete(s)));
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve));
+  return {
+    path,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

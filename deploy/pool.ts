@@ -228,19 +228,15 @@ class WarmPool implements Pool {
     }
     // Creations in flight end within the backend's startup time; arrived() deletes what they make.
     // Bounded all the same: a backend's create() that never settles must not hold close() forever.
-    let timedOut = false;
-    let wake: () => void = () => undefined;
-    const timeout = new Promise<void>((resolve) => (wake = resolve));
-    const deadline = armDeadline(deadlineAt(this.closeTimeoutMs), () => {
-      timedOut = true;
-      wake();
-    });
+    let deadline: Deadline | undefined;
+    const expired = new Promise<'expired'>((resolve) => (deadline = armDeadline(deadlineAt(this.closeTimeoutMs), () => resolve('expired'))));
+    let outcome: unknown;
     try {
-      while (this.background.size && !timedOut) await Promise.race([Promise.all([...this.background]), timeout]);
+      while (this.background.size && outcome !== 'expired') outcome = await Promise.race([Promise.all([...this.background]), expired]);
     } finally {
-      deadline.cancel();
+      deadline?.cancel();
     }
-    if (timedOut) {
+    if (outcome === 'expired') {
       const errors = this.deleteErrors.splice(0);
       throw new AgentixError(
         'DEADLINE_EXCEEDED',

@@ -64,6 +64,10 @@ export async function compileRunDir(opts: CompileOptions): Promise<void> {
       plugins: [agentixOwnDependencies(external === 'packages' ? 'external' : 'bundle')],
       minify: opts.minify ?? false,
       sourcemap: 'inline',
+      // The map is for stack traces (mappings and file names); the sources a second time inside it
+      // were most of a module's bytes, and the worker decodes every inline map when it imports the module.
+      sourcesContent: false,
+
       logLevel: 'silent',
       // CommonJS dependencies bundled into ESM still call require() for Node built-ins.
       banner: external === 'packages' ? undefined : { js: "import { createRequire as __agentixCreateRequire } from 'node:module'; const require = __agentixCreateRequire(import.meta.url);" },

@@ -5,12 +5,15 @@
  *   - `toErrorData` turns anything thrown into the ErrorData that travels on
  *     the wire; it never throws, whatever it is given (a Proxy, an Error whose
  *     getters throw, a value that cannot be encoded).
- *   - `encodeError` makes the ERROR message bytes; it never throws either and
- *     always fits the size limit.
+ *   - `encodeError` (error-frame.ts) makes the ERROR message bytes; it never
+ *     throws either and always fits the size limit.
  *   - `RemoteError` is what the host sees for a failed call.
+ *
+ * No encoder here: user bundles import this module through the sandbox API
+ * ('agentix'), and msgpackr would be a second copy of ~100 KB of JS loaded
+ * into the worker with every module that throws an AgentixError.
  */
-import { encode } from './codec.js';
-import { ErrorCodes, ERROR, type ErrorCode, type ErrorData } from './protocol.js';
+import { ErrorCodes, type ErrorCode, type ErrorData } from './protocol.js';
 
 const CODES = new Set<string>(ErrorCodes);
 const MAX_CAUSE_DEPTH = 4;
@@ -118,24 +121,6 @@ export function fromWire(value: unknown): ErrorData {
     cause: v.cause !== undefined && v.cause !== null ? fromWire(v.cause) : undefined,
     data: typeof v.data === 'object' && v.data !== null ? (v.data as Record<string, unknown>) : undefined,
   });
-}
-
-/**
- * The bytes of `[ERROR, id, error]`, always: fields that cannot be encoded
- * (user data, a cause) are dropped with a note, and an error too large for
- * `maxBytes` is cut down to its name and the start of its message.
- */
-export function encodeError(id: number, error: ErrorData, maxBytes: number): Buffer {
-  let bytes: Buffer;
-  try {
-    bytes = encode([ERROR, id, error]);
-  } catch (err) {
-    const bare: ErrorData = { name: String(error.name), code: error.code, message: `${String(error.message)} (its details could not be encoded: ${safeString((err as Error)?.message ?? err)})` };
-    if (typeof error.stack === 'string') bare.stack = error.stack;
-    bytes = encode([ERROR, id, bare]);
-  }
-  if (bytes.length <= maxBytes) return bytes;
-  return encode([ERROR, id, { name: error.name, code: error.code, message: `${error.message.slice(0, 2000)} (error of ${bytes.length} bytes cut to fit the ${maxBytes}-byte limit)` }]);
 }
 
 /** A short, never-throwing description of any value. */

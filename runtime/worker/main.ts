@@ -19,6 +19,7 @@ import { FrameReader, FrameWriter } from '../wire/framing.js';
 import { DEFAULT_MAX_PAYLOAD, WORKER_PENDING_BYTES, WORKER_SLICE_MS } from '../wire/limits.js';
 import { CALL, peekCall, peekHead, W_ALIVE, W_CLOSED, W_PAUSE, W_READY, W_RESUME } from '../wire/protocol.js';
 import { PROGRESS_FD, ProgressWriter } from '../wire/progress.js';
+import { cpuIdle } from './cpu-idle.js';
 import { CallEngine } from './engine.js';
 import { InboundQueue } from './inbound.js';
 import { routeOutput } from './output.js';
@@ -32,6 +33,8 @@ if (!runDir) {
 const maxPayload = Number(process.env.AGENTIX_MAX_PAYLOAD ?? DEFAULT_MAX_PAYLOAD);
 /** When the plugins' targets are warmed at the latest if no call came (see the warm-up below). */
 const PLUGIN_WARM_MS = 1_000;
+/** How long the plugins' warm-up waits at most for the machine's CPUs to be idle (see the warm-up below). */
+const PLUGIN_IDLE_WAIT_MS = 10_000;
 
 // Stack traces of user code point at its TypeScript sources (the run dir carries inline source maps).
 process.setSourceMapsEnabled(true);
@@ -153,8 +156,10 @@ pipe.on('data', (chunk: Buffer) => {
 // event loop, so the first call of a target rarely waits for it; a call that comes first simply prepares
 // it itself. The project's own targets right after READY; the plugins' (whose modules load here) once the
 // worker has answered its first call, or PLUGIN_WARM_MS after READY: a host's first call must not queue
-// behind half a megabyte of plugin code it may never use. (Declared before the first await: writeMark
-// may call warmPlugins.)
+// behind plugin code it may never use. And then only once no task on the machine waits for a CPU
+// (cpu-idle.ts), at the latest PLUGIN_IDLE_WAIT_MS later: in a wave of sandboxes starting together, the
+// first ones up would otherwise spend their warm-up's CPU while the others still start. (Declared before
+// the first await: writeMark may call warmPlugins.)
 const early = modulesBeforeReady(targets.manifest);
 const all = Object.entries(targets.manifest.targets);
 const own = all.filter(([, t]) => early.includes(t.module)).map(([name]) => name);
@@ -169,7 +174,7 @@ function warmPlugins(): void {
   if (pluginsWarming) return;
   pluginsWarming = true;
   clearTimeout(pluginTimer);
-  setImmediate(warm, theirs, 0);
+  void cpuIdle({ maxWaitMs: PLUGIN_IDLE_WAIT_MS }).then(() => setImmediate(warm, theirs, 0));
 }
 
 await targets.preload(early);

@@ -21,19 +21,23 @@ import { resolve } from 'node:path';
 import { armDeadline, deadlineAt } from '../wire/deadline.js';
 import { AgentixError } from '../wire/errors.js';
 import * as L from '../wire/limits.js';
-import { RuntimeServer, type ServerOptions } from './server.js';
+import type { RuntimeServer, ServerOptions } from './server.js';
+import { startWorkerEarly } from './worker-supervisor.js';
 
 /** Starts a server and wires SIGTERM/SIGINT to a graceful shutdown followed by exit. */
 export async function runServer(opts: ServerOptions, announce: (url: string) => string = (url) => `agentix: listening on ${url}`): Promise<RuntimeServer> {
-  const server = new RuntimeServer(opts);
+  // The worker's node starts before this process loads the server's own modules (ws, msgpackr and the
+  // rest of server.ts): on a second core the two start-ups overlap. The server takes this worker over.
+  const worker = startWorkerEarly(opts);
+  let server: RuntimeServer | undefined;
   let listening = false;
   let stopping = false;
   const stop = (why: string) => {
     if (stopping) return;
     stopping = true;
     // Not serving yet: nothing to finish gracefully, but the worker must not outlive us.
-    if (!listening) {
-      server.killWorkerNow();
+    if (!listening || !server) {
+      worker.killNow();
       process.exit(1);
     }
     server.close(`server received ${why}`).then(
@@ -47,7 +51,14 @@ export async function runServer(opts: ServerOptions, announce: (url: string) => 
   // Installed before listening: a signal during start-up must not orphan the worker.
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('exit', () => server.killWorkerNow());
+  process.on('exit', () => worker.killNow());
+  try {
+    const { RuntimeServer } = await import('./server.js');
+    server = new RuntimeServer(opts);
+  } catch (err) {
+    worker.killNow();
+    throw err;
+  }
   // The local deployment keeps our stdin open; when its host process dies, we go too.
   if (process.env.AGENTIX_EXIT_WITH_STDIN === '1') {
     process.stdin.on('end', () => stop('end of stdin (the host went away)'));

@@ -24,7 +24,7 @@ import { dueReason, judge, markStarted, MAX_RESENDS, newCall, retain, type Serve
 import { Connection, PauseReason } from './connection.js';
 import { createHttpServer, TokenCheck } from './http.js';
 import { ReceiveBudget } from './receive-budget.js';
-import { WorkerSupervisor } from './worker-supervisor.js';
+import { workerFor, type WorkerSupervisor } from './worker-supervisor.js';
 
 export interface ServerOptions {
   /** Directory with manifest.json and modules/ (see docs/manifest.md). */
@@ -76,13 +76,8 @@ export class RuntimeServer {
     this.hangGraceMs = opts.hangGraceMs ?? L.DEFAULT_HANG_GRACE_MS;
     this.manifest = readManifest(join(opts.runDir, 'manifest.json'));
     this.budget = new ReceiveBudget(L.receiveBudget(this.maxPayload));
-    this.worker = new WorkerSupervisor({
-      runDir: opts.runDir,
-      maxPayload: this.maxPayload,
-      cwd: opts.cwd,
-      env: { ...opts.env, AGENTIX_MAX_PAYLOAD: String(this.maxPayload) },
-      heartbeatMs: Math.max(5, Math.min(250, Math.floor(this.hangGraceMs / 4))),
-    });
+    // Already running if main.ts started it before loading this module (and ws, msgpackr with it).
+    this.worker = workerFor(opts);
     this.worker.on('frame', (conn, message) => this.fromWorker(conn, message));
     this.worker.on('exit', (why, generation) => this.onWorkerExit(why, generation));
     this.worker.on('output', (stream, text) => this.broadcastLog(stream, text));
@@ -108,12 +103,15 @@ export class RuntimeServer {
     const startMs = this.opts.workerStartTimeoutMs ?? L.DEFAULT_WORKER_START_MS;
     let timer: NodeJS.Timeout | undefined;
     const ready = new Promise<void>((resolve, reject) => {
+      // An early worker (main.ts) may have got this far before we listened for it.
+      if (this.worker.ready) return resolve();
+      if (this.worker.broken) return reject(new Error(this.worker.broken));
       this.worker.once('ready', resolve);
       this.worker.once('broken', (why) => reject(new Error(why)));
       timer = setTimeout(() => reject(new Error(`the worker was not ready within ${startMs} ms (a module that never finishes loading?)`)), startMs);
     }).finally(() => clearTimeout(timer));
     ready.catch(() => undefined);
-    this.worker.start();
+    if (!this.worker.launched) this.worker.start();
     try {
       await new Promise<void>((resolve, reject) => {
         this.http.once('error', reject);

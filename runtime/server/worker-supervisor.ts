@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { childExecArgv, siblingEntry } from '../entry-path.js';
 import { FrameReader, FrameWriter } from '../wire/framing.js';
+import * as L from '../wire/limits.js';
 import { frameworkWorkOf, wasStarted } from '../wire/progress.js';
 import * as P from '../wire/protocol.js';
 
@@ -26,6 +27,57 @@ export interface SupervisorOptions {
   cwd?: string;
   /** How often the worker says it is alive (and the server checks on its calls). */
   heartbeatMs: number;
+}
+
+/** The server options a supervisor depends on (server.ts: ServerOptions). */
+export interface WorkerServerOptions {
+  runDir: string;
+  maxPayload?: number;
+  hangGraceMs?: number;
+  cwd?: string;
+  env?: Record<string, string | undefined>;
+}
+
+/** The supervisor options of a server with these options: one rule, for the server and for an early start. */
+export function supervisorOptions(opts: WorkerServerOptions): SupervisorOptions {
+  const maxPayload = opts.maxPayload ?? L.DEFAULT_MAX_PAYLOAD;
+  const hangGraceMs = opts.hangGraceMs ?? L.DEFAULT_HANG_GRACE_MS;
+  return {
+    runDir: opts.runDir,
+    maxPayload,
+    cwd: opts.cwd,
+    env: { ...opts.env, AGENTIX_MAX_PAYLOAD: String(maxPayload) },
+    heartbeatMs: Math.max(5, Math.min(250, Math.floor(hangGraceMs / 4))),
+  };
+}
+
+/**
+ * One worker started before the server's own modules were loaded (main.ts:
+ * its node bootstrap then overlaps theirs on a second core), until the server
+ * made with the same options takes it over. A process-wide slot rather than a
+ * constructor parameter, so that the supervisor stays out of RuntimeServer's
+ * public signature.
+ */
+let early: { key: string; worker: WorkerSupervisor } | undefined;
+
+/** Starts the worker of a server with these options now; the server's constructor takes it over. */
+export function startWorkerEarly(opts: WorkerServerOptions): WorkerSupervisor {
+  early?.worker.killNow();
+  const options = supervisorOptions(opts);
+  const worker = new WorkerSupervisor(options);
+  worker.start();
+  early = { key: JSON.stringify(options), worker };
+  return worker;
+}
+
+/** The early worker if it was started with these options (taken, once), else a new supervisor, not started. */
+export function workerFor(opts: WorkerServerOptions): WorkerSupervisor {
+  const options = supervisorOptions(opts);
+  const taken = early;
+  early = undefined;
+  if (taken && taken.key === JSON.stringify(options)) return taken.worker;
+  taken?.worker.killNow();
+  return new WorkerSupervisor(options);
 }
 
 /** What the supervisor writes into a call's record when its CALL frame goes to a worker. */
@@ -126,6 +178,8 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
   /** The end of the worker's stderr, for the message when it cannot start. */
   private stderrTail = '';
   private readonly progressFd: number | undefined;
+  private startCalled = false;
+  private brokenWhy: string | undefined;
 
   constructor(private readonly opts: SupervisorOptions) {
     super();
@@ -134,6 +188,16 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
 
   get ready(): boolean {
     return this.readyFlag;
+  }
+
+  /** Whether start() was called (an early worker is started before its server exists). */
+  get launched(): boolean {
+    return this.startCalled;
+  }
+
+  /** Why the worker counts as broken, if it does (kept for a server that starts listening only afterwards). */
+  get broken(): string | undefined {
+    return this.brokenWhy;
   }
 
   /** True while the pipe to the worker is full: the server stops reading from clients until 'drain'. */
@@ -166,6 +230,7 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   start(): void {
+    this.startCalled = true;
     this.stopping = false;
     this.spawnChild();
     this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeatMs);
@@ -325,7 +390,8 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
     this.emit('exit', description, dead);
     if (this.stopping) return;
     if (!this.childReady && ++this.diedBeforeReady >= BROKEN_AFTER) {
-      this.emit('broken', `the worker died ${this.diedBeforeReady} times before it was ready (${description})${this.stderrTail ? `:\n${this.stderrTail.trim()}` : ''}`);
+      this.brokenWhy = `the worker died ${this.diedBeforeReady} times before it was ready (${description})${this.stderrTail ? `:\n${this.stderrTail.trim()}` : ''}`;
+      this.emit('broken', this.brokenWhy);
     }
     this.crashes = Date.now() - this.startedAt > STABLE_AFTER_MS ? 1 : this.crashes + 1;
     const delay = RESTART_BACKOFF_MS[Math.min(this.crashes - 1, RESTART_BACKOFF_MS.length - 1)]!;

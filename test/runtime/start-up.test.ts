@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RemoteError, RuntimeClient } from '../../index.js';
+import { processAlive } from '../../runtime/process-alive.js';
 import { RuntimeServer } from '../../runtime/server/server.js';
+import { startWorkerEarly } from '../../runtime/server/worker-supervisor.js';
 
 const TOKEN = 'start-up-test-token';
 
@@ -90,6 +92,80 @@ startUp("the project's own module is still imported before the start: one that n
     assert.match(err.message, /not ready within 1500 ms/);
   } finally {
     if (listening) await server.close();
+    run.remove();
+  }
+});
+
+/** Polls `cond` every 10 ms for at most `ms`. */
+async function until(cond: () => boolean, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+  return cond();
+}
+
+// runServer (server/main.ts) starts the worker before it loads the server's modules; the server takes it over.
+startUp('a server takes over the worker started early with its options: the same process serves, ready before listen() was called', async () => {
+  const run = runDir({ app: 'export function fn() { return process.pid; }\n' });
+  const opts = { runDir: run.dir, token: TOKEN, port: 0, host: '127.0.0.1', workerStartTimeoutMs: 5_000 };
+  const early = startWorkerEarly(opts);
+  let server: RuntimeServer | undefined;
+  try {
+    assert.ok(await until(() => early.ready), 'the early worker became ready');
+    const pid = early.pid!;
+    server = new RuntimeServer(opts);
+    const { url } = await server.listen();
+    const client = await RuntimeClient.connect(url, { token: TOKEN });
+    try {
+      assert.is(await client.call('fn', []), pid, 'the call ran in the early worker');
+    } finally {
+      await client.close();
+    }
+  } finally {
+    if (server) await server.close();
+    else early.killNow();
+    run.remove();
+  }
+});
+
+startUp('an early worker started with other options is stopped, and the server starts its own', async () => {
+  const run = runDir({ app: 'export function fn() { return process.pid; }\n' });
+  const opts = { runDir: run.dir, token: TOKEN, port: 0, host: '127.0.0.1', workerStartTimeoutMs: 5_000 };
+  const early = startWorkerEarly({ ...opts, env: { SOMETHING: 'else' } });
+  let server: RuntimeServer | undefined;
+  try {
+    assert.ok(await until(() => early.pid !== undefined), 'the early worker was spawned');
+    const pid = early.pid!;
+    server = new RuntimeServer(opts);
+    assert.ok(await until(() => !processAlive(pid)), 'the mismatched early worker was stopped');
+    const { url } = await server.listen();
+    const client = await RuntimeClient.connect(url, { token: TOKEN });
+    try {
+      assert.is.not(await client.call('fn', []), pid);
+    } finally {
+      await client.close();
+    }
+  } finally {
+    early.killNow();
+    if (server) await server.close();
+    run.remove();
+  }
+});
+
+startUp('an early worker that broke before the server listened fails listen() at once with the reason', async () => {
+  const run = runDir({ app: 'process.exit(3);\n' });
+  const opts = { runDir: run.dir, token: TOKEN, port: 0, host: '127.0.0.1', workerStartTimeoutMs: 60_000 };
+  const early = startWorkerEarly(opts);
+  let listening = false;
+  let server: RuntimeServer | undefined;
+  try {
+    assert.ok(await until(() => early.broken !== undefined), 'the worker counted as broken');
+    server = new RuntimeServer(opts);
+    const err = (await server.listen().then(() => (listening = true)).catch((e) => e)) as Error;
+    assert.instance(err, Error);
+    assert.match(err.message, /died 3 times before it was ready \(worker exited with code 3\)/);
+  } finally {
+    if (listening) await server?.close();
+    early.killNow();
     run.remove();
   }
 });

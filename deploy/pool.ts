@@ -191,7 +191,8 @@ class WarmPool implements Pool {
     if (typeof id !== 'string' || !this.claimed.has(id))
       throw new AgentixError('INVALID_ARGUMENT', `pool.release: sandbox ${JSON.stringify(id)} was not claimed from this pool, or was released already`);
     this.claimed.delete(id);
-    await this.deployment.delete(id);
+    // Tracked: a close() that follows a release nobody awaited still waits for (and bounds) this deletion.
+    await this.track(this.deployment.delete(id));
   }
 
   close(): Promise<void> {

@@ -65,8 +65,16 @@ class Watched implements Deployment {
     }
   }
 
-  delete(id: string): Promise<void> {
-    return this.inner.delete(id);
+  /** The delete of these ids waits this long before it reaches the backend (a slow engine). */
+  readonly slowDeletes = new Map<string, number>();
+  /** Ids whose delete the backend has finished. */
+  readonly deleted: string[] = [];
+
+  async delete(id: string): Promise<void> {
+    const delay = this.slowDeletes.get(id);
+    if (delay) await sleep(delay);
+    await this.inner.delete(id);
+    this.deleted.push(id);
   }
 
   get(id: string) {
@@ -159,6 +167,24 @@ pool('a released sandbox is deleted and never handed out again', async () => {
     assert.match(again.message, /not claimed from this pool, or was released already/);
   } finally {
     await p.close();
+    await d.sweep();
+  }
+});
+
+pool('close() waits for the deletion of a sandbox released without waiting, so nothing outlives a closed pool', async () => {
+  const d = await watched();
+  const p = createPool(d, config, { size: 1 });
+  try {
+    const sb = await p.claim();
+    await warm(p, 1); // its replacement is idle: close() has nothing else to wait for
+    d.slowDeletes.set(sb.id, 1_000);
+    const released = p.release(sb); // a caller that does not await release, then closes the pool
+    await p.close();
+    assert.ok(d.deleted.includes(sb.id), 'close() returned before the released sandbox was deleted');
+    await released;
+    assert.is(await d.state(sb.id), 'deleted');
+  } finally {
+    await p.close().catch(() => undefined);
     await d.sweep();
   }
 });

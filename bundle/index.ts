@@ -14,7 +14,7 @@
 import { processAlive } from '../runtime/process-alive.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type Docker from 'dockerode';
 import { dockerFromEnv, pingEngine } from './docker-engine.js';
@@ -30,7 +30,7 @@ import { assembleNative } from './native.js';
 import { agentixRoot } from './package-root.js';
 import { checkPlatform, formatPlatform } from './platform.js';
 import { GEN_DIR, friendly, loadProjectManifest } from './project.js';
-import { bundleRuntime } from './runtime-js.js';
+import { bundleRuntime, type RuntimeJs } from './runtime-js.js';
 import { sandboxEnvSource } from './sandbox-env.js';
 import { checkToolNames, DEFAULT_TOOLS, resolveTools, type ToolFiles } from './tools.js';
 
@@ -38,7 +38,7 @@ export { DEFAULT_TOOLS, KNOWN_TOOLS, parseTools } from './tools.js';
 export { ENTRYPOINT } from './layout.js';
 
 /** Bump when the layout or the way the runtime layer is made changes: invalidates cached runtime layers. */
-const RUNTIME_LAYER_FORMAT = 3;
+const RUNTIME_LAYER_FORMAT = 4;
 /** Where the build keeps its run dir, staging and cached layers, relative to the project. */
 export const BUILD_DIR = join('.agentix', 'build');
 
@@ -187,14 +187,14 @@ async function manifestOf(projectDir: string, generate: boolean): Promise<{ mani
 async function runtimeLayerFor(
   nodeBinary: string,
   tools: ToolFiles,
-  runtimeJs: { server: string; worker: string },
+  runtimeJs: RuntimeJs,
   stageDir: string,
   layersDir: string,
   epoch: number,
 ): Promise<LayerInfo & { cached: boolean }> {
+  const jsDir = dirname(runtimeJs.server);
   const jsEntries: LayerEntry[] = [
-    { kind: 'data', path: `${APP_RUNTIME_DIR}/server-main.js`, data: readFileSync(runtimeJs.server) },
-    { kind: 'data', path: `${APP_RUNTIME_DIR}/worker-main.js`, data: readFileSync(runtimeJs.worker) },
+    ...runtimeJs.files.map((f): LayerEntry => ({ kind: 'data', path: `${APP_RUNTIME_DIR}/${f}`, data: readFileSync(join(jsDir, f)) })),
     // the runtime files are ESM whatever the app's package.json says
     { kind: 'data', path: `${APP_RUNTIME_DIR}/package.json`, data: '{"type":"module"}\n' },
     { kind: 'data', path: SANDBOX_ENV, data: sandboxEnvSource(tools.env) },
@@ -210,7 +210,7 @@ async function runtimeLayerFor(
   for (const [dir, helpers] of [...tools.libexec.entries()].sort()) for (const [n, f] of [...helpers.entries()].sort()) key.update(`${dir}/${n}\0`), stamp(f);
   // any package install or library change on the host invalidates the cache, which lists no library itself
   for (const f of ['/var/lib/dpkg/status', '/etc/ld.so.cache']) if (existsSync(f)) stamp(f);
-  for (const e of jsEntries) if (e.kind === 'data') key.update(e.data);
+  for (const e of jsEntries) if (e.kind === 'data') key.update(`${e.path}\0`), key.update(e.data);
   const cacheFile = join(layersDir, `runtime-${key.digest('hex').slice(0, 32)}.tar`);
   const meta = `${cacheFile}.json`;
   if (existsSync(cacheFile) && existsSync(meta)) {

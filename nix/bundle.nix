@@ -11,7 +11,7 @@
 { pkgs ? import <nixpkgs> { }
   # compiled run dir: manifest.json, package.json, modules/
 , appDir
-  # bundled runtime: server-main.js, worker-main.js, sandbox-env.js
+  # bundled runtime: server-main.js, worker-main.js, their chunks/, sandbox-env.js
 , runtimeDir
   # the project: package.json and package-lock.json
 , projectDir
@@ -61,6 +61,7 @@ let
       for f in ${d}/bin/*; do ln -sf "$f" $out/bin/; done
     '') toolDrvs}
     cp ${runtimeDir}/server-main.js ${runtimeDir}/worker-main.js ${runtimeDir}/sandbox-env.js $out/app/runtime/
+    cp -r ${runtimeDir}/chunks $out/app/runtime/chunks
     echo '{"type":"module"}' > $out/app/runtime/package.json
     cp ${appDir}/manifest.json ${appDir}/package.json $out/app/
     cp -r ${appDir}/modules $out/app/modules

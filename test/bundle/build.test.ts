@@ -166,13 +166,20 @@ test('--tools none ships node alone, with its loader and libraries patched to /n
   const layersDir = join(dir, '.agentix', 'build', 'layers');
   const file = readdirSync(layersDir).find((f) => f.startsWith('runtime-') && f.endsWith('.tar'));
   assert.ok(file, 'runtime layer in the cache');
-  const runtime = await readTar(join(layersDir, file!), 0);
+  const runtime = await readTar(join(layersDir, file!));
   const bin = [...runtime.keys()].filter((n) => /^nix\/runtime\/bin\/[^/]+$/.test(n));
   assert.equal(bin, ['nix/runtime/bin/node']);
   assert.ok(runtime.has('nix/runtime/lib/libc.so.6'));
   assert.ok([...runtime.keys()].some((n) => /^nix\/runtime\/lib\/ld-linux[^/]*\.so\.\d$/.test(n)));
   assert.ok(runtime.has('nix/runtime/app/runtime/server-main.js'));
   assert.ok(runtime.has('nix/runtime/app/runtime/worker-main.js'));
+  // the entries import their chunks by relative path: every one they name must be in the layer
+  for (const entry of ['server-main.js', 'worker-main.js']) {
+    const text = runtime.get(`nix/runtime/app/runtime/${entry}`)!.body!.toString('utf8');
+    const named = [...text.matchAll(/["'](\.\/chunks\/[^"']+\.js)["']/g)].map((m) => `nix/runtime/app/runtime/${m[1]!.slice(2)}`);
+    assert.ok(named.length > 0, `${entry} imports no chunk`);
+    for (const chunk of named) assert.ok(runtime.has(chunk), `${entry} imports ${chunk}, which the layer lacks`);
+  }
   assert.is(runtime.get('nix/runtime/bin/node')!.header.mode, 0o755);
 });
 

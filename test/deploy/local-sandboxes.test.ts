@@ -1,8 +1,8 @@
 /**
  * Snapshots, `network`, `ports` and `lifetimeMs` on the local deployment,
  * with real server processes: a snapshot is a copy of the working directory
- * that a new sandbox starts from (and that goes when its process ends, or by
- * `agentix gc` after a crash); `network: 'none'` runs the server under
+ * that a new sandbox starts from (and that goes by deleteSnapshot, when its
+ * process ends, or by `agentix gc` after a crash); `network: 'none'` runs the server under
  * `unshare --net` where that works (and is refused where not); ports are
  * the host's; a sandbox is deleted at the end of its lifetime.
  */

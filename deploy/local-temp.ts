@@ -3,8 +3,8 @@
  * sandbox's working directory), the working copies sandboxes started from a
  * snapshot run in, and the socket directories of `network: 'none'`
  * sandboxes. Every one is named `agentix-local-<kind>-<pid>-…` under the
- * host's temp dir, removed when its sandbox is deleted or, at the latest,
- * when this process exits; what a crashed process left is found by its pid
+ * host's temp dir, removed when its sandbox is deleted (a snapshot: by
+ * deleteSnapshot) or, at the latest, when this process exits; what a crashed process left is found by its pid
  * (`agentix gc`, localGarbage below).
  */
 import { chmodSync, constants, lstatSync, readdirSync, rmSync, type Stats } from 'node:fs';

@@ -16,6 +16,9 @@
  * made from, and names each other variable bare (no `=`), which is the
  * engine's way of unsetting it: a container started from the snapshot does
  * not get it. Agentix labels are blanked and replaced by the snapshot's own.
+ *
+ * Removal: deployment.deleteSnapshot (deleteSnapshotImage below), or
+ * `agentix gc` once the owner is gone (removeSnapshot, gc.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';

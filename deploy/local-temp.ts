@@ -4,8 +4,8 @@
  * snapshot run in, and the socket directories of `network: 'none'`
  * sandboxes. Every one is named `agentix-local-<kind>-<pid>-…` under the
  * host's temp dir, removed when its sandbox is deleted (a snapshot: by
- * deleteSnapshot) or, at the latest, when this process exits; what a crashed process left is found by its pid
- * (`agentix gc`, localGarbage below).
+ * deleteSnapshot) or, at the latest, when this process exits; what a
+ * crashed process left is found by its pid (`agentix gc`, localGarbage below).
  */
 import { chmodSync, constants, lstatSync, readdirSync, rmSync, type Stats } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, readdir, readlink, realpath, symlink, utimes } from 'node:fs/promises';

@@ -22,9 +22,11 @@ export type ForkedSandbox = Sandbox & { snapshot: string };
 /**
  * Snapshots `sandbox` (`deployment.snapshot`) and creates a new sandbox from
  * it with `config` (its `image` replaced by the snapshot). The snapshot
- * stays after the fork is deleted: `agentix gc` removes it once its owner
- * process is gone, or remove it yourself (`docker rmi`). When the create
- * fails, its error carries the snapshot's reference as `snapshot`.
+ * stays after the fork is deleted: remove it with
+ * `deployment.deleteSnapshot(child.snapshot)` (on Docker, once the forks made
+ * from it are deleted), else `agentix gc` removes it once its owner process is
+ * gone. When the create fails, its error carries the snapshot's reference as
+ * `snapshot` (to retry from, or to delete).
  */
 export async function fork(deployment: Deployment, sandbox: Sandbox | string, config: SandboxConfig): Promise<ForkedSandbox> {
   if (!deployment || typeof deployment.create !== 'function') throw new AgentixError('INVALID_ARGUMENT', 'fork: the first argument must be the Deployment the sandbox runs on');

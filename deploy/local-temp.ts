@@ -3,9 +3,9 @@
  * sandbox's working directory), the working copies sandboxes started from a
  * snapshot run in, and the socket directories of `network: 'none'`
  * sandboxes. Every one is named `agentix-local-<kind>-<pid>-…` under the
- * host's temp dir, removed when its sandbox is deleted or, at the latest,
- * when this process exits; what a crashed process left is found by its pid
- * (`agentix gc`, localGarbage below).
+ * host's temp dir, removed when its sandbox is deleted (a snapshot: by
+ * deleteSnapshot) or, at the latest, when this process exits; what a
+ * crashed process left is found by its pid (`agentix gc`, localGarbage below).
  */
 import { chmodSync, constants, lstatSync, readdirSync, rmSync, type Stats } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, readdir, readlink, realpath, symlink, utimes } from 'node:fs/promises';
@@ -90,28 +90,76 @@ export function isLocalSnapshot(image: string | undefined): image is string {
 }
 
 /**
+ * The directory of local snapshot `ref`, checked before anything copies or
+ * removes it: a snapshot dir (by its name, of any process) in the host's temp
+ * dir that exists and is a directory of this user, its `root` too. `refused`
+ * starts each error's message (what was refused: the option, the call).
+ */
+function localSnapshotDir(ref: string, refused: string): string {
+  const snap = resolve(ref.slice(LOCAL_SNAPSHOT_SCHEME.length));
+  if (!isPidTempDir(snap, prefixOf('snapshot')))
+    throw new AgentixError('INVALID_ARGUMENT', `${refused} ${JSON.stringify(ref)} is not a local snapshot (snapshot() of the local deployment returns those)`);
+  const kind = [snap, join(snap, 'root')].map(ownDir);
+  if (kind.includes('missing'))
+    throw new AgentixError('NOT_FOUND', `${refused} ${JSON.stringify(ref)}: that local snapshot no longer exists (snapshots go when deleteSnapshot removes them or the process that made them exits)`);
+  // The name alone is no proof: anyone can put a link of that name into /tmp, and the
+  // copy would then be of whatever it points at (another user's or the host's files).
+  if (kind.includes('foreign'))
+    throw new AgentixError('INVALID_ARGUMENT', `${refused} ${JSON.stringify(ref)} is not a local snapshot of this user (it, or its root, is a symlink, not a directory, or another user's)`);
+  return snap;
+}
+
+/** Snapshot dir → the copies of it under way (forkSnapshot): removeLocalSnapshot lets them finish first. */
+const copying = new Map<string, Set<Promise<void>>>();
+/** Snapshot dirs a removeLocalSnapshot is removing: no new copy of them starts. */
+const removing = new Set<string>();
+
+/**
  * A working copy of a snapshot for a new sandbox: the snapshot stays as it is,
  * so any number of sandboxes can start from it. Returns the copy's temp dir
  * and the directory to run in.
  */
 export async function forkSnapshot(ref: string): Promise<{ dir: string; workdir: string }> {
-  const snap = resolve(ref.slice(LOCAL_SNAPSHOT_SCHEME.length));
-  if (!isPidTempDir(snap, prefixOf('snapshot')))
-    throw new AgentixError('INVALID_ARGUMENT', `invalid SandboxConfig: \`image\` ${JSON.stringify(ref)} is not a local snapshot (snapshot() of the local deployment returns those)`);
-  const kind = [snap, join(snap, 'root')].map(ownDir);
-  if (kind.includes('missing')) throw new AgentixError('NOT_FOUND', `invalid SandboxConfig: local snapshot ${snap} no longer exists (snapshots go when the process that made them exits)`);
-  // The name alone is no proof: anyone can put a link of that name into /tmp, and the
-  // copy would then be of whatever it points at (another user's or the host's files).
-  if (kind.includes('foreign'))
-    throw new AgentixError('INVALID_ARGUMENT', `invalid SandboxConfig: \`image\` ${JSON.stringify(ref)} is not a local snapshot of this user (it, or its root, is a symlink, not a directory, or another user's)`);
+  const snap = localSnapshotDir(ref, 'invalid SandboxConfig: `image`');
+  if (removing.has(snap)) throw new AgentixError('NOT_FOUND', `invalid SandboxConfig: \`image\` ${JSON.stringify(ref)}: that local snapshot is being removed (deleteSnapshot)`);
   const dir = localTempDir('fork');
+  // registered before the first await: a removal that starts from here on waits for this copy
+  const copy = copyTree(join(snap, 'root'), join(dir, 'root'));
+  const pending = copying.get(snap) ?? new Set();
+  copying.set(snap, pending.add(copy));
   try {
-    await copyTree(join(snap, 'root'), join(dir, 'root'));
+    await copy;
   } catch (err) {
     removeLocalTempDir(dir);
     throw new AgentixError('UNAVAILABLE', `cannot copy local snapshot ${snap}: ${(err as Error).message}`);
+  } finally {
+    pending.delete(copy);
+    if (pending.size === 0 && copying.get(snap) === pending) copying.delete(snap);
   }
   return { dir, workdir: join(dir, 'root') };
+}
+
+/**
+ * Removes local snapshot `ref` (deployment.deleteSnapshot). Sandboxes started
+ * from it run in copies of their own and keep running; a copy of it under way
+ * in this process (a create from it) finishes first, so no sandbox starts
+ * from half a snapshot. Only what localSnapshotDir accepts is removed: never
+ * a link of that name, nor anything outside the host's temp dir.
+ */
+export async function removeLocalSnapshot(ref: string): Promise<void> {
+  const refused = 'cannot delete snapshot';
+  if (!isLocalSnapshot(ref)) throw new AgentixError('INVALID_ARGUMENT', `${refused} ${JSON.stringify(ref)}: not a local snapshot reference (snapshot() of the local deployment returns \`${LOCAL_SNAPSHOT_SCHEME}<dir>\`)`);
+  const snap = localSnapshotDir(ref, refused);
+  if (removing.has(snap)) throw new AgentixError('NOT_FOUND', `${refused} ${JSON.stringify(ref)}: another deleteSnapshot is removing it`);
+  removing.add(snap);
+  try {
+    await Promise.allSettled([...(copying.get(snap) ?? [])]);
+    removeLocalTempDir(snap);
+  } catch (err) {
+    throw new AgentixError('UNAVAILABLE', `${refused} ${JSON.stringify(ref)}: ${(err as Error).message}`);
+  } finally {
+    removing.delete(snap);
+  }
 }
 
 /** The temp dirs of local sandboxes whose process is gone (a crash or SIGKILL skips the exit hook). */

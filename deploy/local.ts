@@ -21,7 +21,7 @@ import { loadProjectManifest, prepareRunDir } from '../bundle/project.js';
 import { childExecArgv, siblingEntry } from '../runtime/entry-path.js';
 import { AgentixError } from '../runtime/wire/errors.js';
 import { noNetworkPrefix } from './local-network.js';
-import { copyToSnapshot, forkSnapshot, isLocalSnapshot, LOCAL_SNAPSHOT_SCHEME, localTempDir, removeLocalTempDir } from './local-temp.js';
+import { copyToSnapshot, forkSnapshot, isLocalSnapshot, LOCAL_SNAPSHOT_SCHEME, localTempDir, removeLocalSnapshot, removeLocalTempDir } from './local-temp.js';
 import { checkSandboxOptions } from './shared/config.js';
 import { lifetimeTimer, type LifetimeTimer } from './shared/lifetime-timer.js';
 import { sandboxToken } from './shared/token.js';
@@ -138,7 +138,7 @@ export class LocalDeployment implements Deployment {
    * A copy of the sandbox's working directory (`workdir`, default the project
    * directory) in a temp dir, as `local-snapshot:<dir>`, which `create` takes as
    * `image`. Only that directory: the rest of the host's filesystem is shared,
-   * not the sandbox's. Removed when this process exits.
+   * not the sandbox's. Removed by deleteSnapshot, at the latest when this process exits.
    */
   async snapshot(id: string): Promise<string> {
     const sb = this.sandboxes.get(id);
@@ -158,6 +158,14 @@ export class LocalDeployment implements Deployment {
       throw deleted();
     }
     return ref;
+  }
+
+  /**
+   * Removes a snapshot's temp dir (local-temp.ts, removeLocalSnapshot). The
+   * sandboxes started from it keep running: each runs in a copy of its own.
+   */
+  async deleteSnapshot(ref: string): Promise<void> {
+    await removeLocalSnapshot(ref);
   }
 
   async delete(id: string): Promise<void> {

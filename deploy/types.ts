@@ -75,6 +75,16 @@ export interface Deployment {
    * sandbox keeps running. Optional: backends that cannot snapshot leave it out.
    */
   snapshot?(id: string): Promise<string>;
+  /**
+   * Removes a snapshot `snapshot()` made (also one `fork` made: `child.snapshot`,
+   * `err.snapshot`). Sandboxes already started from it are not affected where
+   * they run in copies of their own (local); where they still use it (a Docker
+   * container from the image) it is refused (`UNAVAILABLE`, naming them): delete
+   * them first. Already removed or never made: `NOT_FOUND`; not a snapshot
+   * reference of this backend: `INVALID_ARGUMENT` (nothing is removed). Optional,
+   * with `snapshot`: a backend that has one has the other.
+   */
+  deleteSnapshot?(ref: string): Promise<void>;
 }
 
 export type DeploymentClass = new () => Deployment;

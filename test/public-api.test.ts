@@ -24,4 +24,13 @@ test('the published declarations hold RuntimeClient with its public members only
   }
 });
 
+test('the published Deployment interface has snapshot and deleteSnapshot, both optional', () => {
+  const text = readFileSync(dts, 'utf8');
+  const deployment = /interface Deployment \{[^]*?\n}\n/.exec(text)?.[0] ?? '';
+  assert.ok(deployment.length > 0, 'Deployment is declared');
+  for (const member of ['create', 'delete', 'get']) assert.match(deployment, new RegExp(`\\n\\s*${member}\\(`), member);
+  assert.match(deployment, /\n\s*snapshot\?\(id: string\): Promise<string>;/);
+  assert.match(deployment, /\n\s*deleteSnapshot\?\(ref: string\): Promise<void>;/);
+});
+
 test.run();

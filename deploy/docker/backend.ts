@@ -33,7 +33,7 @@ import { carrierGone, ensureCarrier } from './carrier.js';
 import { removeContainer } from './gc.js';
 import { lastLogLines } from './logs.js';
 import { endpoints, needsInspection, planNetwork, removeSocketDir, socketPathFits, socketUrl, type RuntimeReach } from './network.js';
-import { commitSnapshot } from './snapshot.js';
+import { commitSnapshot, deleteSnapshotImage } from './snapshot.js';
 import { followStart, type FollowedStart } from './ready.js';
 
 interface BundleImage {
@@ -258,6 +258,11 @@ export class DockerDeployment implements Deployment {
   async snapshot(id: string): Promise<string> {
     checkId(id);
     return commitSnapshot(this.docker, id);
+  }
+
+  /** `docker rmi` of a snapshot image, only of one, never forced (snapshot.ts). */
+  async deleteSnapshot(ref: string): Promise<void> {
+    return deleteSnapshotImage(this.docker, ref);
   }
 
   private async inspectBundle(bundle: string, platform: string | undefined): Promise<BundleImage> {

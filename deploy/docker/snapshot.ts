@@ -16,6 +16,9 @@
  * made from, and names each other variable bare (no `=`), which is the
  * engine's way of unsetting it: a container started from the snapshot does
  * not get it. Agentix labels are blanked and replaced by the snapshot's own.
+ *
+ * Removal: deployment.deleteSnapshot (deleteSnapshotImage below), or
+ * `agentix gc` once the owner is gone (removeSnapshot, gc.ts).
  */
 import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
@@ -107,6 +110,63 @@ export function snapshotConfig(container: Docker.ContainerInspectInfo, image: Pa
     // an empty User would take the sandbox's (`config.user`): "0" is what an image without one runs as
     User: image.User || (container.Config.User ? '0' : ''),
   };
+}
+
+/** What snapshot() returns: the snapshot repository and a tag (Docker's tag grammar). */
+const SNAPSHOT_REF = new RegExp(`^${SNAPSHOT_REPO}:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`);
+/** How many of the containers that use a snapshot an error names. */
+const MAX_NAMED_USERS = 10;
+
+/**
+ * deployment.deleteSnapshot: removes snapshot image `ref` (`docker rmi`, not
+ * forced). Only a reference of the form snapshot() returns whose image carries
+ * `agentix.snapshot=1`: a task image, a bundle, any image of the user's is
+ * refused (INVALID_ARGUMENT) before the engine is asked to remove anything,
+ * and the form also keeps `/`, `?` and `..` out of the engine's URL. An image
+ * a container uses (running or stopped: a sandbox started from it) is kept by
+ * the engine; that is refused with UNAVAILABLE naming the containers, not forced,
+ * which would only untag it and leave its disk to no one.
+ */
+export async function deleteSnapshotImage(docker: Docker, ref: string): Promise<void> {
+  const q = JSON.stringify(ref);
+  if (typeof ref !== 'string' || !SNAPSHOT_REF.test(ref))
+    throw new AgentixError('INVALID_ARGUMENT', `cannot delete snapshot ${q}: not a snapshot reference (snapshot() of the Docker deployment returns ${SNAPSHOT_REPO}:<tag>); deleteSnapshot removes no other image`);
+  const image = docker.getImage(ref);
+  let info: Docker.ImageInspectInfo;
+  try {
+    info = await image.inspect(bounded() as object);
+  } catch (err) {
+    throw engineFailure(err, ref, 'inspect');
+  }
+  if (info.Config?.Labels?.[LABELS.snapshot] !== '1')
+    throw new AgentixError('INVALID_ARGUMENT', `cannot delete snapshot ${q}: the image has no ${LABELS.snapshot}=1 label, so it is not an agentix snapshot; not removing it`);
+  try {
+    await image.remove(bounded());
+  } catch (err) {
+    if (statusOf(err) !== 409) throw engineFailure(err, ref, 'remove');
+    const users = await containersUsing(docker, info.Id);
+    if (users.length === 0) throw new AgentixError('UNAVAILABLE', `cannot delete snapshot ${q}: ${dockerMessage(err)}`);
+    const named = users.slice(0, MAX_NAMED_USERS).join(', ') + (users.length > MAX_NAMED_USERS ? ` and ${users.length - MAX_NAMED_USERS} more` : '');
+    throw new AgentixError(
+      'UNAVAILABLE',
+      `cannot delete snapshot ${q}: ${users.length === 1 ? 'container' : 'containers'} ${named} (sandboxes started from it, running or stopped) use it, and the engine keeps an image a container uses; delete them first, then the snapshot`,
+      { snapshot: ref, containers: users },
+    );
+  }
+}
+
+/** The ids of the containers made from image `id` (not those of images built on it). */
+async function containersUsing(docker: Docker, id: string): Promise<string[]> {
+  const found = await docker.listContainers({ all: true, filters: { ancestor: [id] }, ...bounded() } as object).catch(() => [] as Docker.ContainerInfo[]);
+  return found.filter((c) => c.ImageID === id).map((c) => c.Id);
+}
+
+/** An engine call of deleteSnapshot that failed: NOT_FOUND for 404, else UNAVAILABLE. */
+function engineFailure(err: unknown, ref: string, what: string): AgentixError {
+  const q = JSON.stringify(ref);
+  if (isTimeout(err)) return new AgentixError('UNAVAILABLE', `cannot delete snapshot ${q}: the Docker engine did not answer the image ${what} within ${ENGINE_CALL_MS / 1000} s`);
+  if (statusOf(err) === 404) return new AgentixError('NOT_FOUND', `cannot delete snapshot ${q}: no such image (already deleted, or never made here)`);
+  return new AgentixError('UNAVAILABLE', `cannot delete snapshot ${q}: ${dockerMessage(err)}`);
 }
 
 /** Removes a snapshot image; in use by a container (409) or already gone (404): false. */

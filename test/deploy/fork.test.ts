@@ -5,7 +5,7 @@
  * a clear error that names it, before anything is created. Forking on Docker:
  * test/docker/pool.test.ts.
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { suite } from 'uvu';
@@ -115,7 +115,7 @@ test("snapshot() leaves the host's event loop turning while it copies the workin
   });
 });
 
-test('a fork whose create fails rejects with the error, which names the snapshot it made, so it can be retried from or removed', async () => {
+test('a fork whose create fails rejects with the error, which names the snapshot it made, so it can be retried from or removed (deleteSnapshot)', async () => {
   const d = new (await loadDeployment('local'))();
   const config: SandboxConfig = { image: '', bundle: ctx.project, workdir: mkdtempSync(join(ctx.temp, 'work-')) };
   await withOriginal(d, config, async (original, keep) => {
@@ -133,6 +133,9 @@ test('a fork whose create fails rejects with the error, which names the snapshot
     } finally {
       await d.delete(retry.id);
     }
+    // or removed: deleteSnapshot takes the reference as the error gives it
+    await d.deleteSnapshot!(snapshot);
+    assert.not.ok(existsSync(snapshot.slice(LOCAL_SNAPSHOT_SCHEME.length)), 'the snapshot is gone');
   });
 });
 

@@ -1,8 +1,8 @@
 /**
  * Snapshots, `network`, `ports` and `lifetimeMs` on the local deployment,
  * with real server processes: a snapshot is a copy of the working directory
- * that a new sandbox starts from (and that goes when its process ends, or by
- * `agentix gc` after a crash); `network: 'none'` runs the server under
+ * that a new sandbox starts from (and that goes by deleteSnapshot, when its
+ * process ends, or by `agentix gc` after a crash); `network: 'none'` runs the server under
  * `unshare --net` where that works (and is refused where not); ports are
  * the host's; a sandbox is deleted at the end of its lifetime.
  */
@@ -74,7 +74,7 @@ test('a sandbox started from a snapshot runs in a copy of the working directory 
 test('bad snapshot references are refused, naming the option', async () => {
   const d = new LocalDeployment();
   await rejects(d.create({ image: 'local-snapshot:/etc', bundle: ctx.project }), /`image` "local-snapshot:\/etc" is not a local snapshot/);
-  await rejects(d.create({ image: `local-snapshot:${join(tmpdir(), 'agentix-local-snapshot-1-gone')}`, bundle: ctx.project }), /local snapshot .* no longer exists/);
+  await rejects(d.create({ image: `local-snapshot:${join(tmpdir(), 'agentix-local-snapshot-1-gone')}`, bundle: ctx.project }), /agentix-local-snapshot-1-gone": that local snapshot no longer exists/);
   await rejects(d.snapshot('local-nope'), /cannot snapshot sandbox local-nope/);
 });
 
@@ -90,6 +90,94 @@ test("a link in the temp dir named like a snapshot is refused: it is not this us
   } finally {
     rmSync(link, { force: true });
   }
+});
+
+test('deleteSnapshot removes the snapshot\'s dir: a create from it is then NOT_FOUND, and a sandbox started from it before keeps answering', async () => {
+  const d = new LocalDeployment();
+  const scratch = mkdtempSync(join(ctx.temp, 'work-'));
+  await withLocalSandbox(d, { workdir: scratch }, async (original) => {
+    await withClient(original, (a) => a.call('files.write', ['state/progress', 'step-k']));
+    const ref = await d.snapshot(original.id);
+    const dir = ref.slice('local-snapshot:'.length);
+    try {
+      await withLocalSandbox(d, { image: ref }, async (fork) => {
+        await d.deleteSnapshot(ref);
+        assert.not.ok(existsSync(dir), 'the snapshot dir is gone');
+        await withClient(fork, async (b) => assert.is(await read(b, 'state/progress'), 'step-k', 'the sandbox started from it runs in its own copy'));
+      });
+      const err = (await rejects(d.create({ image: ref, bundle: ctx.project }), /no longer exists/)) as AgentixError;
+      assert.is(err.code, 'NOT_FOUND');
+      const again = (await rejects(d.deleteSnapshot(ref), /no longer exists/)) as AgentixError;
+      assert.is(again.code, 'NOT_FOUND', 'a second delete: NOT_FOUND');
+      assert.ok(again.message.includes(ref), again.message);
+      await withClient(original, async (a) => assert.is(await read(a, 'state/progress'), 'step-k', 'the original is untouched'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+test('deleteSnapshot refuses what is not a local snapshot of this user (INVALID_ARGUMENT) and removes nothing', async () => {
+  const d = new LocalDeployment();
+  // a directory named like a snapshot, but not in the temp dir
+  const outside = join(mkdtempSync(join(ctx.temp, 'outside-')), `agentix-local-snapshot-${process.pid}-abcdef`);
+  mkdirSync(join(outside, 'root'), { recursive: true });
+  // a link in the temp dir named like a snapshot, to a directory of this user
+  const target = mkdtempSync(join(ctx.temp, 'target-'));
+  mkdirSync(join(target, 'root'));
+  writeFileSync(join(target, 'root/keep'), 'mine');
+  const link = join(tmpdir(), `agentix-local-snapshot-${process.pid}-${randomBytes(4).toString('hex')}`);
+  symlinkSync(target, link);
+  try {
+    for (const [ref, re] of [
+      ['agentix-test-busybox:1', /not a local snapshot reference/],
+      ['', /not a local snapshot reference/],
+      [`local-snapshot:${outside}`, /is not a local snapshot \(/],
+      [`local-snapshot:${tmpdir()}/../etc`, /is not a local snapshot \(/],
+      ['local-snapshot:/etc', /is not a local snapshot \(/],
+      [`local-snapshot:${link}`, /is not a local snapshot of this user/],
+    ] as const) {
+      const err = (await rejects(d.deleteSnapshot(ref), re)) as AgentixError;
+      assert.is(err.code, 'INVALID_ARGUMENT', ref);
+      assert.ok(err.message.includes(JSON.stringify(ref)), `the message names ${ref}: ${err.message}`);
+    }
+    assert.ok(existsSync(join(outside, 'root')), 'the directory outside the temp dir is still there');
+    assert.ok(existsSync(link) && existsSync(join(target, 'root/keep')), 'the link and what it points at are still there');
+    const unknown = `local-snapshot:${join(tmpdir(), `agentix-local-snapshot-${process.pid}-nosuch`)}`;
+    const err = (await rejects(d.deleteSnapshot(unknown), /no longer exists/)) as AgentixError;
+    assert.is(err.code, 'NOT_FOUND');
+    assert.ok(err.message.includes(unknown), err.message);
+  } finally {
+    rmSync(link, { force: true });
+  }
+});
+
+test('a create from a snapshot whose copy is under way when deleteSnapshot is called gets the whole snapshot, then the snapshot goes', async () => {
+  const d = new LocalDeployment();
+  const work = mkdtempSync(join(ctx.temp, 'many-'));
+  const FILES = 3000;
+  for (let i = 0; i < FILES; i++) writeFileSync(join(work, `f${i}`), String(i));
+  await withLocalSandbox(d, { workdir: work }, async (original) => {
+    const ref = await d.snapshot(original.id);
+    const dir = ref.slice('local-snapshot:'.length);
+    const forksBefore = new Set(myTempDirs().filter((n) => n.startsWith('agentix-local-fork-')));
+    const creating = d.create({ image: ref, bundle: ctx.project, startupTimeoutMs: 120_000 });
+    creating.catch(() => undefined);
+    let fork: Sandbox | undefined;
+    try {
+      // the fork's working copy exists: its copy has started
+      assert.ok(await eventually(() => myTempDirs().some((n) => n.startsWith('agentix-local-fork-') && !forksBefore.has(n)), 60_000, 1), 'the copy started');
+      await d.deleteSnapshot(ref);
+      assert.not.ok(existsSync(dir), 'the snapshot is gone');
+      fork = await creating;
+      const copied = await withClient(fork, (b) => b.call<{ stdout: string }>('bash.run', ['ls | wc -l']));
+      assert.is(Number(copied.stdout.trim()), FILES, 'every file of the snapshot is in the copy');
+    } finally {
+      if (fork) await d.delete(fork.id);
+      else await creating.then((s) => d.delete(s.id)).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 test('a sandbox deleted while its snapshot is taken gets no snapshot (NOT_FOUND), and no copy is left behind', async () => {

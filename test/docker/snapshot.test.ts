@@ -2,8 +2,9 @@
  * Snapshots of Docker sandboxes against a real engine: what `snapshot(id)`
  * commits (the task container's files, not the bundle's /nix, not the
  * sandbox's token or env), that a sandbox starts from it with the files
- * written before, that the original keeps running, and that `agentix gc`
- * removes the snapshots whose owner is gone. Everything this file makes
+ * written before, that the original keeps running, that `deleteSnapshot`
+ * removes a snapshot (and nothing else, nor one a sandbox uses), and that
+ * `agentix gc` removes the snapshots whose owner is gone. Everything this file makes
  * carries a run label (snapshots inherit it) and is removed at the end.
  */
 import { randomBytes } from 'node:crypto';
@@ -17,6 +18,8 @@ import { buildBundle } from '../../bundle/index.js';
 import { DockerDeployment, LABELS, statusOf } from '../../deploy/docker.js';
 import { fork } from '../../deploy/fork.js';
 import { RuntimeClient } from '../../runtime/client/client.js';
+import type { AgentixError } from '../../runtime/wire/errors.js';
+import { rejects } from '../support/assert.js';
 import { copyHelloFixture, type FixtureCopy } from '../support/bundle-fixture.js';
 import { hostScriptOutput, runGc } from '../support/crash.js';
 import { containersWith, engineOrSkip, removeBundle, taskImage } from '../support/docker.js';
@@ -199,6 +202,77 @@ test('snapshot() refuses what is not a running sandbox, with the id in the messa
   assert.match(err.message, /cannot snapshot sandbox 0123456789ab: no such sandbox/);
   const bad = (await d.snapshot('../x').catch((e: Error) => e)) as Error;
   assert.match(bad.message, /invalid sandbox id/);
+});
+
+test('deleteSnapshot removes the snapshot image; once removed, or never made, it is NOT_FOUND naming the reference', async () => {
+  const d = new DockerDeployment();
+  let ref = '';
+  try {
+    await withSandbox(d, { image: ctx.busybox, bundle: BUNDLE, labels }, async (original) => {
+      ref = await d.snapshot(original.id);
+    });
+    assert.ok(await imageExists(ref), ref);
+    await d.deleteSnapshot(ref);
+    assert.not.ok(await imageExists(ref), 'the snapshot image is gone');
+    for (const gone of [ref, `agentix-snapshot:${RUN}-never`]) {
+      const err = (await rejects(d.deleteSnapshot(gone), /no such image/)) as AgentixError;
+      assert.is(err.code, 'NOT_FOUND', gone);
+      assert.ok(err.message.includes(JSON.stringify(gone)), err.message);
+    }
+  } finally {
+    if (ref) await docker!.getImage(ref).remove({ force: true }).catch(() => undefined);
+  }
+});
+
+test('deleteSnapshot refuses an image that is not a snapshot (INVALID_ARGUMENT naming it) and leaves it', async () => {
+  const d = new DockerDeployment();
+  // the snapshot repository's name on an image without the snapshot label: the label decides
+  const impostor = `agentix-snapshot:${RUN}-impostor`;
+  await docker!.getImage(ctx.busybox).tag({ repo: 'agentix-snapshot', tag: `${RUN}-impostor` });
+  try {
+    for (const [ref, re] of [
+      [ctx.busybox, /not a snapshot reference/],
+      [BUNDLE, /not a snapshot reference/],
+      ['agentix-snapshot:../../containers/x', /not a snapshot reference/],
+      ['', /not a snapshot reference/],
+      [impostor, /has no agentix\.snapshot=1 label/],
+    ] as const) {
+      const err = (await rejects(d.deleteSnapshot(ref), re)) as AgentixError;
+      assert.is(err.code, 'INVALID_ARGUMENT', ref);
+      assert.ok(err.message.includes(JSON.stringify(ref)), err.message);
+    }
+    for (const kept of [ctx.busybox, BUNDLE, impostor]) assert.ok(await imageExists(kept), `${kept} is still there`);
+  } finally {
+    // the tag only: the task image keeps its own name
+    await docker!.getImage(impostor).remove().catch(() => undefined);
+  }
+});
+
+test('a snapshot a sandbox was started from is kept and refused (UNAVAILABLE, naming the sandbox) until that sandbox is deleted', async () => {
+  const d = new DockerDeployment();
+  let ref = '';
+  try {
+    await withSandbox(d, { image: ctx.busybox, bundle: BUNDLE, labels }, async (original) => {
+      await withClient(original, (a) => a.call('sh', ['echo step-k > /tmp/progress']));
+      const forked = await fork(d, original, { image: ctx.busybox, bundle: BUNDLE, labels });
+      ref = forked.snapshot;
+      try {
+        const err = (await rejects(d.deleteSnapshot(ref), /use it/)) as AgentixError;
+        assert.is(err.code, 'UNAVAILABLE');
+        assert.ok(err.message.includes(forked.id) && err.message.includes(JSON.stringify(ref)), err.message);
+        assert.equal(err.data?.containers, [forked.id]);
+        assert.ok(await imageExists(ref), 'the snapshot is kept');
+        await withClient(forked, async (b) => assert.is(await b.call('sh', ['cat /tmp/progress']), 'step-k\n', 'the fork still answers'));
+      } finally {
+        await d.delete(forked.id);
+      }
+      await d.deleteSnapshot(ref);
+      assert.not.ok(await imageExists(ref), 'with the fork deleted the snapshot goes');
+      assert.is((await d.get(original.id)).state, 'running', 'the original keeps running');
+    });
+  } finally {
+    if (ref) await docker!.getImage(ref).remove({ force: true }).catch(() => undefined);
+  }
 });
 
 /** A host process that creates a sandbox and snapshots it, then dies by SIGKILL: returns the snapshot ref. */

@@ -69,6 +69,8 @@ export class RuntimeServer {
   private readonly maxPayload: number;
   private readonly hangGraceMs: number;
   private readonly startedAt = Date.now();
+  /** The target of the last CALL, as a name and as the bytes it travels as (see targetName). */
+  private lastTarget: { name: string; bytes: Uint8Array } | undefined;
 
   constructor(private readonly opts: ServerOptions) {
     const token = new TokenCheck(opts.token);
@@ -229,18 +231,37 @@ export class RuntimeServer {
   private onCall(conn: Connection, head: P.Head, data: Buffer, existing: ServerCall | undefined): void {
     const id = head.id;
     if (existing) return this.protocolError(conn, `call_id ${id} is already in flight on this connection; the new CALL was ignored`);
-    const refuse = (code: P.ErrorCode, message: string, extra?: Record<string, unknown>) => conn.send(encodeError(id, frameworkError(code, message, extra), this.maxPayload));
-    if (data.length > this.maxPayload) return refuse('PAYLOAD_TOO_LARGE', `message of ${data.length} bytes exceeds the limit of ${this.maxPayload} bytes`);
-    if (this.closing) return refuse('UNAVAILABLE', 'server shutting down');
+    if (data.length > this.maxPayload) return this.refuse(conn, id, 'PAYLOAD_TOO_LARGE', `message of ${data.length} bytes exceeds the limit of ${this.maxPayload} bytes`);
+    if (this.closing) return this.refuse(conn, id, 'UNAVAILABLE', 'server shutting down');
     const fields = P.peekCall(data, head);
     const timeoutMs = fields ? fromWireTimeout(fields.timeoutMs) : undefined;
-    if (!fields || timeoutMs === undefined) return refuse('PROTOCOL', 'CALL must be [1, call_id, timeoutMs: number >= 0, target: string, args: array, options?: map | nil]');
-    const target = data.toString('utf8', fields.target.start, fields.target.end);
-    if (!Object.hasOwn(this.manifest.targets, target)) return refuse('NOT_FOUND', `no function "${target}" in the manifest`, { target });
+    if (!fields || timeoutMs === undefined) return this.refuse(conn, id, 'PROTOCOL', 'CALL must be [1, call_id, timeoutMs: number >= 0, target: string, args: array, options?: map | nil]');
+    const target = this.targetName(data, fields.target.start, fields.target.end);
+    if (target === undefined) {
+      const name = data.toString('utf8', fields.target.start, fields.target.end);
+      return this.refuse(conn, id, 'NOT_FOUND', `no function "${name}" in the manifest`, { target: name });
+    }
     const call = newCall(conn.id, id, target, deadlineAt(timeoutMs), data);
-    if (!this.worker.send(conn.id, data, call)) return refuse('UNAVAILABLE', 'the worker is restarting and its queue is full; retry');
+    if (!this.worker.send(conn.id, data, call)) return this.refuse(conn, id, 'UNAVAILABLE', 'the worker is restarting and its queue is full; retry');
     conn.calls.set(id, call);
     if (this.worker.congested) this.setPipeFull(true);
+  }
+
+  /** A CALL refused by the server itself (it never reaches the worker). */
+  private refuse(conn: Connection, id: number, code: P.ErrorCode, message: string, extra?: Record<string, unknown>): void {
+    conn.send(encodeError(id, frameworkError(code, message, extra), this.maxPayload));
+  }
+
+  /** The target a CALL names (bytes start..end of `data`), if the manifest has it. */
+  private targetName(data: Buffer, start: number, end: number): string | undefined {
+    // Calls mostly name the target the one before named: its bytes are compared with that name's
+    // instead of being decoded into a new string (a call into the runtime per CALL) and looked up.
+    const last = this.lastTarget;
+    if (last && last.bytes.length === end - start && sameBytes(data, start, last.bytes)) return last.name;
+    const name = data.toString('utf8', start, end);
+    if (!Object.hasOwn(this.manifest.targets, name)) return undefined;
+    this.lastTarget = { name, bytes: Buffer.from(name, 'utf8') };
+    return name;
   }
 
   private toWorker(conn: Connection, data: Uint8Array): void {
@@ -388,6 +409,12 @@ function removeStaleSocket(path: string): void {
 
 export function randomToken(): string {
   return randomBytes(24).toString('base64url');
+}
+
+/** Whether `data` holds the bytes of `bytes` from `start` on. */
+function sameBytes(data: Uint8Array, start: number, bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) if (data[start + i] !== bytes[i]) return false;
+  return true;
 }
 
 const key = (conn: number, id: number) => conn * 0x1_0000_0000 + id;

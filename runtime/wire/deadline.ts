@@ -28,9 +28,12 @@ export function fromWireTimeout(value: unknown): number | undefined {
   return undefined;
 }
 
-/** The absolute time (ms since the epoch) a call of `timeoutMs` ends at; 0 for no deadline. */
-export function deadlineAt(timeoutMs: number, now = Date.now()): number {
-  return timeoutMs > 0 ? now + timeoutMs : 0;
+/**
+ * The absolute time (ms since the epoch) a call of `timeoutMs` ends at; 0 for no deadline.
+ * The clock is read only for a real deadline (a default parameter would read it on every call).
+ */
+export function deadlineAt(timeoutMs: number, now?: number): number {
+  return timeoutMs > 0 ? (now ?? Date.now()) + timeoutMs : 0;
 }
 
 export interface Deadline {
@@ -60,5 +63,5 @@ export function armDeadline(at: number, onExpire: () => void, opts: { unref?: bo
   return { cancel: () => clearTimeout(timer) };
 }
 
-/** Whether a deadline (absolute, 0: none) has passed. */
-export const isPast = (at: number, now = Date.now()): boolean => at > 0 && now >= at;
+/** Whether a deadline (absolute, 0: none) has passed; the clock is read only when there is one. */
+export const isPast = (at: number, now?: number): boolean => at > 0 && (now ?? Date.now()) >= at;

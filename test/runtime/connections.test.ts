@@ -64,6 +64,19 @@ const closedWithin = (s: Socket, ms: number) => new Promise<boolean>((resolve) =
   s.once('close', () => (clearTimeout(t), resolve(true)));
 });
 
+doors('messages of every WebSocket length form reach the client whole and in order (small ones are framed by the server itself)', async () => {
+  // 7-bit, 16-bit and 64-bit payload lengths, the 64 KiB edge where the server hands a message to ws instead, mixed.
+  const sizes = [1, 120, 125, 126, 127, 300, 65_520, 65_535, 65_536, 70_000, 3, 200_000, 10];
+  const c = probe.bidi<string, string>('chat', ['']);
+  const items = sizes.map((n, i) => String.fromCharCode(97 + (i % 26)).repeat(n));
+  for (const item of items) c.send(item);
+  c.close();
+  const got: string[] = [];
+  for await (const x of c) got.push(x);
+  assert.equal(got.map((x) => x.length), sizes);
+  assert.ok(got.every((x, i) => x === items[i]), 'every item came back byte for byte');
+});
+
 doors('the Bearer scheme is case-insensitive; a wrong token is refused with 401', async () => {
   for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR']) assert.is(await openWs({ authorization: `${scheme} ${server.token}` }), 'open', scheme);
   assert.is(await openWs({ authorization: `Bearer ${server.token}x` }), 401);

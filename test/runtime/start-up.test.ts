@@ -151,6 +151,32 @@ startUp('an early worker started with other options is stopped, and the server s
   }
 });
 
+startUp('an early worker stopped before its server was made (a failed start) is not taken over: the server starts its own', async () => {
+  // runServer kills its early worker when the server cannot be made (a bad manifest); a server made
+  // afterwards with the same options must not take that dead worker over and wait for it to be ready
+  const run = runDir({ app: 'export function fn() { return process.pid; }\n' });
+  const opts = { runDir: run.dir, token: TOKEN, port: 0, host: '127.0.0.1', workerStartTimeoutMs: 5_000 };
+  const early = startWorkerEarly(opts);
+  let listening: RuntimeServer | undefined;
+  try {
+    assert.ok(await until(() => early.pid !== undefined), 'the early worker was spawned');
+    const pid = early.pid!;
+    early.killNow();
+    const server = new RuntimeServer(opts);
+    const { url } = await server.listen(); // a failed listen stops the worker and the HTTP server itself
+    listening = server;
+    const client = await RuntimeClient.connect(url, { token: TOKEN });
+    try {
+      assert.is.not(await client.call('fn', []), pid);
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await listening?.close();
+    run.remove();
+  }
+});
+
 startUp('an early worker that broke before the server listened fails listen() at once with the reason', async () => {
   const run = runDir({ app: 'process.exit(3);\n' });
   const opts = { runDir: run.dir, token: TOKEN, port: 0, host: '127.0.0.1', workerStartTimeoutMs: 60_000 };

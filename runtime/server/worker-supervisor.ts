@@ -182,6 +182,7 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
   /** The end of the worker's stderr, for the message when it cannot start. */
   private stderrTail = '';
   private readonly progressFd: number | undefined;
+  private ringClosed = false;
   private startCalled = false;
   private brokenWhy: string | undefined;
 
@@ -299,7 +300,12 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
       await gone;
       clearTimeout(timer);
     }
-    if (this.progressFd !== undefined) closeSync(this.progressFd);
+    // Once: a second stop() (a server closed after its listen() failed) must not close the descriptor
+    // number again, which by then may be another file's.
+    if (this.progressFd !== undefined && !this.ringClosed) {
+      this.ringClosed = true;
+      closeSync(this.progressFd);
+    }
   }
 
   private clearTimers(): void {

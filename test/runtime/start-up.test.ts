@@ -96,6 +96,18 @@ startUp("the project's own module is still imported before the start: one that n
   }
 });
 
+startUp('close() after a failed listen() resolves: a caller may close in a finally whatever listen() did', async () => {
+  const run = runDir({ app: NEVER_LOADS });
+  const server = new RuntimeServer({ runDir: run.dir, token: TOKEN, port: 0, host: '127.0.0.1', workerStartTimeoutMs: 300 });
+  try {
+    const err = (await server.listen().catch((e) => e)) as Error;
+    assert.match(err.message, /not ready within 300 ms/);
+    await server.close(); // before: EBADF, the worker's progress ring closed a second time
+  } finally {
+    run.remove();
+  }
+});
+
 /** Polls `cond` every 10 ms for at most `ms`. */
 async function until(cond: () => boolean, ms = 10_000): Promise<boolean> {
   const end = Date.now() + ms;

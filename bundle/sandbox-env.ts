@@ -7,8 +7,8 @@
  *     the deployment) first, `/nix/runtime/bin` appended so the bundle's tools
  *     fill the gaps; an image without PATH gets the usual default first;
  *   - the bundle's tool variables (e.g. GIT_EXEC_PATH), unless already set;
- *   - AGENTIX_WORKER_ENTRY: the bundled server is one file, so it cannot find
- *     the worker next to its own module name.
+ *   - AGENTIX_WORKER_ENTRY: the bundled server's supervisor lives in a chunk
+ *     (chunks/*.js), so it cannot find the worker next to its own module name.
  *
  * It runs inside the sandbox because only there are the task image's PATH and
  * the bundle's contents both known: a Kubernetes backend sees neither before

@@ -192,7 +192,8 @@ class WarmPool implements Pool {
       throw new AgentixError('INVALID_ARGUMENT', `pool.release: sandbox ${JSON.stringify(id)} was not claimed from this pool, or was released already`);
     this.claimed.delete(id);
     // Tracked: a close() that follows a release nobody awaited still waits for (and bounds) this deletion.
-    await this.track(this.deployment.delete(id));
+    // Promise.resolve: a plain-JS backend's delete may be synchronous and return nothing.
+    await this.track(Promise.resolve(this.deployment.delete(id)));
   }
 
   close(): Promise<void> {

@@ -70,12 +70,16 @@ export function startWorkerEarly(opts: WorkerServerOptions): WorkerSupervisor {
   return worker;
 }
 
-/** The early worker if it was started with these options (taken, once), else a new supervisor, not started. */
+/**
+ * The early worker if it was started with these options and not stopped since
+ * (taken, once), else a new supervisor, not started. A stopped one stays
+ * stopped: runServer kills its early worker when its server cannot be made.
+ */
 export function workerFor(opts: WorkerServerOptions): WorkerSupervisor {
   const options = supervisorOptions(opts);
   const taken = early;
   early = undefined;
-  if (taken && taken.key === JSON.stringify(options)) return taken.worker;
+  if (taken && taken.key === JSON.stringify(options) && !taken.worker.stopped) return taken.worker;
   taken?.worker.killNow();
   return new WorkerSupervisor(options);
 }
@@ -178,6 +182,7 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
   /** The end of the worker's stderr, for the message when it cannot start. */
   private stderrTail = '';
   private readonly progressFd: number | undefined;
+  private ringClosed = false;
   private startCalled = false;
   private brokenWhy: string | undefined;
 
@@ -193,6 +198,11 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
   /** Whether start() was called (an early worker is started before its server exists). */
   get launched(): boolean {
     return this.startCalled;
+  }
+
+  /** Whether stop() or killNow() was called since start(): no worker will be started again. */
+  get stopped(): boolean {
+    return this.stopping;
   }
 
   /** Why the worker counts as broken, if it does (kept for a server that starts listening only afterwards). */
@@ -290,7 +300,12 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
       await gone;
       clearTimeout(timer);
     }
-    if (this.progressFd !== undefined) closeSync(this.progressFd);
+    // Once: a second stop() (a server closed after its listen() failed) must not close the descriptor
+    // number again, which by then may be another file's.
+    if (this.progressFd !== undefined && !this.ringClosed) {
+      this.ringClosed = true;
+      closeSync(this.progressFd);
+    }
   }
 
   private clearTimers(): void {

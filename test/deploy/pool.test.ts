@@ -441,6 +441,19 @@ pool('a backend whose create throws synchronously fails the claim instead of spi
   }
 });
 
+pool('a backend whose delete returns no promise (a synchronous one in plain JS) still has release() resolve once it deleted', async () => {
+  const d = fakeDeployment(async () => ({ id: `fake-${d.creates}`, runtimeUrl: '', token: '', ports: {} }));
+  d.delete = ((id: string) => void d.deletes.push(id)) as never;
+  const p = createPool(d, config, { size: 1 });
+  try {
+    const sb = await p.claim({ timeoutMs: 5_000 });
+    await p.release(sb); // before: TypeError, reading .then of the undefined that delete returned
+    assert.ok(d.deletes.includes(sb.id));
+  } finally {
+    await p.close();
+  }
+});
+
 pool('a wait longer than a timer can hold is waited for, not turned into an immediate expiry or timeout', async () => {
   // Node fires a setTimeout above 2^31-1 ms after 1 ms: maxIdleMs 3e9 made the pool delete and
   // recreate its sandbox every millisecond, and a claim with timeoutMs 3e9 timed out at once.

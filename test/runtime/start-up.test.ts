@@ -96,6 +96,18 @@ startUp("the project's own module is still imported before the start: one that n
   }
 });
 
+startUp('close() after a failed listen() resolves: a caller may close in a finally whatever listen() did', async () => {
+  const run = runDir({ app: NEVER_LOADS });
+  const server = new RuntimeServer({ runDir: run.dir, token: TOKEN, port: 0, host: '127.0.0.1', workerStartTimeoutMs: 300 });
+  try {
+    const err = (await server.listen().catch((e) => e)) as Error;
+    assert.match(err.message, /not ready within 300 ms/);
+    await server.close(); // before: EBADF, the worker's progress ring closed a second time
+  } finally {
+    run.remove();
+  }
+});
+
 /** Polls `cond` every 10 ms for at most `ms`. */
 async function until(cond: () => boolean, ms = 10_000): Promise<boolean> {
   const end = Date.now() + ms;
@@ -147,6 +159,32 @@ startUp('an early worker started with other options is stopped, and the server s
   } finally {
     early.killNow();
     if (server) await server.close();
+    run.remove();
+  }
+});
+
+startUp('an early worker stopped before its server was made (a failed start) is not taken over: the server starts its own', async () => {
+  // runServer kills its early worker when the server cannot be made (a bad manifest); a server made
+  // afterwards with the same options must not take that dead worker over and wait for it to be ready
+  const run = runDir({ app: 'export function fn() { return process.pid; }\n' });
+  const opts = { runDir: run.dir, token: TOKEN, port: 0, host: '127.0.0.1', workerStartTimeoutMs: 5_000 };
+  const early = startWorkerEarly(opts);
+  let listening: RuntimeServer | undefined;
+  try {
+    assert.ok(await until(() => early.pid !== undefined), 'the early worker was spawned');
+    const pid = early.pid!;
+    early.killNow();
+    const server = new RuntimeServer(opts);
+    const { url } = await server.listen(); // a failed listen stops the worker and the HTTP server itself
+    listening = server;
+    const client = await RuntimeClient.connect(url, { token: TOKEN });
+    try {
+      assert.is.not(await client.call('fn', []), pid);
+    } finally {
+      await client.close();
+    }
+  } finally {
+    await listening?.close();
     run.remove();
   }
 });

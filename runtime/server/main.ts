@@ -37,7 +37,8 @@ export async function runServer(opts: ServerOptions, announce: (url: string) => 
     stopping = true;
     // Not serving yet: nothing to finish gracefully, but the worker must not outlive us.
     if (!listening || !server) {
-      worker.killNow();
+      if (server) server.killWorkerNow();
+      else worker.killNow();
       process.exit(1);
     }
     server.close(`server received ${why}`).then(
@@ -51,7 +52,8 @@ export async function runServer(opts: ServerOptions, announce: (url: string) => 
   // Installed before listening: a signal during start-up must not orphan the worker.
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('exit', () => worker.killNow());
+  // The server's own worker once there is a server (it took the early one over, or made its own).
+  process.on('exit', () => (server ? server.killWorkerNow() : worker.killNow()));
   try {
     const { RuntimeServer } = await import('./server.js');
     server = new RuntimeServer(opts);

@@ -62,7 +62,7 @@ let early: { key: string; worker: WorkerSupervisor } | undefined;
 
 /** Starts the worker of a server with these options now; the server's constructor takes it over. */
 export function startWorkerEarly(opts: WorkerServerOptions): WorkerSupervisor {
-  early?.worker.killNow();
+  if (early) discard(early.worker);
   const options = supervisorOptions(opts);
   const worker = new WorkerSupervisor(options);
   worker.start();
@@ -80,8 +80,13 @@ export function workerFor(opts: WorkerServerOptions): WorkerSupervisor {
   const taken = early;
   early = undefined;
   if (taken && taken.key === JSON.stringify(options) && !taken.worker.stopped) return taken.worker;
-  taken?.worker.killNow();
+  if (taken) discard(taken.worker);
   return new WorkerSupervisor(options);
+}
+
+/** An early worker nobody takes over: stopped, and its progress ring closed once it has exited. */
+function discard(worker: WorkerSupervisor): void {
+  void worker.stop().catch(() => undefined);
 }
 
 /** What the supervisor writes into a call's record when its CALL frame goes to a worker. */

@@ -115,9 +115,22 @@ async function until(cond: () => boolean, ms = 10_000): Promise<boolean> {
   return cond();
 }
 
+const PID_APP = 'export function fn() { return process.pid; }\n';
+
+/** Listens and has `fn` of a PID_APP run dir called once: the pid of the worker that ran it. */
+async function servingPid(server: RuntimeServer): Promise<number> {
+  const { url } = await server.listen();
+  const client = await RuntimeClient.connect(url, { token: TOKEN });
+  try {
+    return await client.call<number>('fn', []);
+  } finally {
+    await client.close();
+  }
+}
+
 // runServer (server/main.ts) starts the worker before it loads the server's modules; the server takes it over.
 startUp('a server takes over the worker started early with its options: the same process serves, ready before listen() was called', async () => {
-  const run = runDir({ app: 'export function fn() { return process.pid; }\n' });
+  const run = runDir({ app: PID_APP });
   const opts = { runDir: run.dir, token: TOKEN, port: 0, host: '127.0.0.1', workerStartTimeoutMs: 5_000 };
   const early = startWorkerEarly(opts);
   let server: RuntimeServer | undefined;
@@ -125,13 +138,7 @@ startUp('a server takes over the worker started early with its options: the same
     assert.ok(await until(() => early.ready), 'the early worker became ready');
     const pid = early.pid!;
     server = new RuntimeServer(opts);
-    const { url } = await server.listen();
-    const client = await RuntimeClient.connect(url, { token: TOKEN });
-    try {
-      assert.is(await client.call('fn', []), pid, 'the call ran in the early worker');
-    } finally {
-      await client.close();
-    }
+    assert.is(await servingPid(server), pid, 'the call ran in the early worker');
   } finally {
     if (server) await server.close();
     else early.killNow();
@@ -140,7 +147,7 @@ startUp('a server takes over the worker started early with its options: the same
 });
 
 startUp('an early worker started with other options is stopped, and the server starts its own', async () => {
-  const run = runDir({ app: 'export function fn() { return process.pid; }\n' });
+  const run = runDir({ app: PID_APP });
   const opts = { runDir: run.dir, token: TOKEN, port: 0, host: '127.0.0.1', workerStartTimeoutMs: 5_000 };
   const early = startWorkerEarly({ ...opts, env: { SOMETHING: 'else' } });
   let server: RuntimeServer | undefined;
@@ -149,13 +156,7 @@ startUp('an early worker started with other options is stopped, and the server s
     const pid = early.pid!;
     server = new RuntimeServer(opts);
     assert.ok(await until(() => !processAlive(pid)), 'the mismatched early worker was stopped');
-    const { url } = await server.listen();
-    const client = await RuntimeClient.connect(url, { token: TOKEN });
-    try {
-      assert.is.not(await client.call('fn', []), pid);
-    } finally {
-      await client.close();
-    }
+    assert.is.not(await servingPid(server), pid);
   } finally {
     early.killNow();
     if (server) await server.close();
@@ -166,25 +167,18 @@ startUp('an early worker started with other options is stopped, and the server s
 startUp('an early worker stopped before its server was made (a failed start) is not taken over: the server starts its own', async () => {
   // runServer kills its early worker when the server cannot be made (a bad manifest); a server made
   // afterwards with the same options must not take that dead worker over and wait for it to be ready
-  const run = runDir({ app: 'export function fn() { return process.pid; }\n' });
+  const run = runDir({ app: PID_APP });
   const opts = { runDir: run.dir, token: TOKEN, port: 0, host: '127.0.0.1', workerStartTimeoutMs: 5_000 };
   const early = startWorkerEarly(opts);
-  let listening: RuntimeServer | undefined;
+  let server: RuntimeServer | undefined;
   try {
     assert.ok(await until(() => early.pid !== undefined), 'the early worker was spawned');
     const pid = early.pid!;
     early.killNow();
-    const server = new RuntimeServer(opts);
-    const { url } = await server.listen(); // a failed listen stops the worker and the HTTP server itself
-    listening = server;
-    const client = await RuntimeClient.connect(url, { token: TOKEN });
-    try {
-      assert.is.not(await client.call('fn', []), pid);
-    } finally {
-      await client.close();
-    }
+    server = new RuntimeServer(opts);
+    assert.is.not(await servingPid(server), pid);
   } finally {
-    await listening?.close();
+    await server?.close(); // also after a failed listen (it stopped the worker and the HTTP server itself)
     run.remove();
   }
 });

@@ -235,13 +235,14 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
 
   /** The runtime's own work on a large message that the worker has marked, if any (wire/progress.ts). */
   frameworkWork(): { seq: number; since: number } | undefined {
-    return this.progressFd === undefined ? undefined : frameworkWorkOf(this.progressFd);
+    return this.progressFd === undefined || this.ringClosed ? undefined : frameworkWorkOf(this.progressFd);
   }
 
   /** Whether the worker started the CALL numbered `seq`; undefined when that cannot be known. */
   started(seq: number): boolean | undefined {
     if (seq === 0) return false;
-    return this.progressFd === undefined ? undefined : wasStarted(this.progressFd, seq);
+    // After stop() closed the ring its descriptor number may be another file's: unknown, not read.
+    return this.progressFd === undefined || this.ringClosed ? undefined : wasStarted(this.progressFd, seq);
   }
 
   start(): void {

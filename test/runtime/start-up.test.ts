@@ -4,7 +4,7 @@
  * modules), with a "plugin" whose import never finishes, and served in this
  * process (its worker is a real subprocess).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -12,7 +12,8 @@ import * as assert from 'uvu/assert';
 import { RemoteError, RuntimeClient } from '../../index.js';
 import { processAlive } from '../../runtime/process-alive.js';
 import { RuntimeServer } from '../../runtime/server/server.js';
-import { startWorkerEarly } from '../../runtime/server/worker-supervisor.js';
+import { startWorkerEarly, supervisorOptions, WorkerSupervisor } from '../../runtime/server/worker-supervisor.js';
+import { ProgressWriter } from '../../runtime/wire/progress.js';
 
 const TOKEN = 'start-up-test-token';
 
@@ -198,6 +199,29 @@ startUp('an early worker that broke before the server listened fails listen() at
   } finally {
     if (listening) await server?.close();
     early.killNow();
+    run.remove();
+  }
+});
+
+startUp('a stopped supervisor says "unknown" of a call, and does not read its closed progress ring\'s descriptor number, now another file\'s', async () => {
+  // the worker's 'exit' can reach the server after stop() (the pipe's last bytes), and the server then asks
+  // whether each call in flight had started: reading the number again would read whatever file has it now
+  const run = runDir({ app: PID_APP });
+  const worker = new WorkerSupervisor(supervisorOptions({ runDir: run.dir }));
+  let other: number | undefined;
+  try {
+    worker.start();
+    assert.ok(await until(() => worker.ready), 'the worker became ready');
+    const ring = (worker as unknown as { progressFd: number }).progressFd;
+    await worker.stop();
+    other = openSync(join(run.dir, 'other-file'), 'w+');
+    assert.is(other, ring, 'precondition: the lowest free descriptor number is reused');
+    new ProgressWriter(other).handledUpTo(1_000_000); // that file now says "every call up to 10^6 started"
+    assert.is(worker.started(5), undefined);
+    assert.is(worker.frameworkWork(), undefined);
+  } finally {
+    if (other !== undefined) closeSync(other);
+    worker.killNow();
     run.remove();
   }
 });

@@ -4,7 +4,7 @@
  * a real file in the format of /proc/pressure/cpu whose stall counter a timer
  * advances as a busy machine's would.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite } from 'uvu';
@@ -21,12 +21,18 @@ function stalledMachine(dir: string) {
   let total = 1_000_000;
   let last = performance.now();
   let stopped = false;
-  writeFileSync(file, pressure(total));
+  // Replaced whole, never rewritten in place: a read of /proc/pressure/cpu sees one consistent text, and a
+  // read of a file being rewritten could see it empty.
+  const write = () => {
+    writeFileSync(`${file}.next`, pressure(total));
+    renameSync(`${file}.next`, file);
+  };
+  write();
   const timer = setInterval(() => {
     const now = performance.now();
     if (!stopped) total += Math.round((now - last) * 1000 * 2);
     last = now;
-    writeFileSync(file, pressure(total));
+    write();
   }, 5);
   return {
     file,

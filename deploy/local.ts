@@ -62,6 +62,8 @@ function prepare(projectDir: string): Promise<string> {
 
 export class LocalDeployment implements Deployment {
   private readonly sandboxes = new Map<string, LocalSandbox>();
+  /** Sandboxes whose delete() is under way: gone for everything but get(), which reports them until their server has exited. */
+  private readonly deleting = new Map<string, LocalSandbox>();
 
   async create(config: SandboxConfig): Promise<Sandbox> {
     if (!config.bundle) throw new Error('local deployment: config.bundle must be the project directory to serve');
@@ -172,20 +174,26 @@ export class LocalDeployment implements Deployment {
     const sb = this.sandboxes.get(id);
     if (!sb) return;
     this.sandboxes.delete(id);
+    this.deleting.set(id, sb);
     const { child } = sb;
     sb.lifetime?.cancel();
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-      await sb.exited;
-      clearTimeout(timer);
+    try {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+        await sb.exited;
+        clearTimeout(timer);
+      }
+      for (const dir of sb.temp) removeLocalTempDir(dir);
+      sb.info.state = 'deleted';
+    } finally {
+      this.deleting.delete(id);
     }
-    for (const dir of sb.temp) removeLocalTempDir(dir);
-    sb.info.state = 'deleted';
   }
 
   async get(id: string): Promise<SandboxInfo> {
-    const sb = this.sandboxes.get(id);
+    // One being deleted still runs until its server has exited (it may still accept a connection): not 'deleted' yet.
+    const sb = this.sandboxes.get(id) ?? this.deleting.get(id);
     if (!sb) return { id, state: 'deleted', created: new Date(0), image: '', bundle: '' };
     return { ...sb.info };
   }

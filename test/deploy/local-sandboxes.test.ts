@@ -293,6 +293,20 @@ test('ports are the host ports: a server started inside is reachable at sandbox.
   await rejects(new LocalDeployment().create({ image: '', bundle: ctx.project, lifetimeMs: -5 }), /`lifetimeMs` must be a positive whole number/);
 });
 
+test('a sandbox being deleted is not reported deleted before its server has exited', async () => {
+  const d = new LocalDeployment();
+  const sandbox = await d.create({ image: '', bundle: ctx.project, startupTimeoutMs: 120_000 });
+  const deleting = d.delete(sandbox.id);
+  try {
+    // the server has been sent SIGTERM but cannot have exited yet: it may still accept a connection
+    assert.is.not((await d.get(sandbox.id)).state, 'deleted');
+    await deleting;
+    assert.is((await d.get(sandbox.id)).state, 'deleted');
+  } finally {
+    await deleting.catch(() => undefined);
+  }
+});
+
 test('a sandbox past its lifetimeMs is deleted: its server is gone', async () => {
   const d = new LocalDeployment();
   const sandbox = await d.create({ image: '', bundle: ctx.project, lifetimeMs: 3000, startupTimeoutMs: 120_000 });

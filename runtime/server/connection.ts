@@ -11,6 +11,7 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { encode } from '../wire/codec.js';
 import { corkForTick } from '../wire/cork.js';
+import { copySmall } from '../wire/framing.js';
 import * as P from '../wire/protocol.js';
 import type { ServerCall } from './calls.js';
 
@@ -120,8 +121,7 @@ export class Connection {
         out[off++] = n >>> 8;
         out[off++] = n & 0xff;
       }
-      if (n < 64) for (let i = 0; i < n; i++) out[off + i] = m[i]!;
-      else out.set(m, off);
+      copySmall(m, out, off);
       off += n;
     }
     socket.write(out);

@@ -30,6 +30,8 @@ export async function runServer(opts: ServerOptions, announce: (url: string) => 
   // rest of server.ts): on a second core the two start-ups overlap. The server takes this worker over.
   const worker = startWorkerEarly(opts);
   let server: RuntimeServer | undefined;
+  // The server's own worker once there is a server (it took the early one over, or made its own).
+  const killWorker = () => (server ? server.killWorkerNow() : worker.killNow());
   let listening = false;
   let stopping = false;
   const stop = (why: string) => {
@@ -37,8 +39,7 @@ export async function runServer(opts: ServerOptions, announce: (url: string) => 
     stopping = true;
     // Not serving yet: nothing to finish gracefully, but the worker must not outlive us.
     if (!listening || !server) {
-      if (server) server.killWorkerNow();
-      else worker.killNow();
+      killWorker();
       process.exit(1);
     }
     server.close(`server received ${why}`).then(
@@ -52,8 +53,7 @@ export async function runServer(opts: ServerOptions, announce: (url: string) => 
   // Installed before listening: a signal during start-up must not orphan the worker.
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  // The server's own worker once there is a server (it took the early one over, or made its own).
-  process.on('exit', () => (server ? server.killWorkerNow() : worker.killNow()));
+  process.on('exit', killWorker);
   try {
     const { RuntimeServer } = await import('./server.js');
     server = new RuntimeServer(opts);

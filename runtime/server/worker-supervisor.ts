@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { childExecArgv, siblingEntry } from '../entry-path.js';
 import { FrameReader, FrameWriter } from '../wire/framing.js';
 import * as L from '../wire/limits.js';
+import type { ServerOptions } from './server.js';
 import { frameworkWorkOf, wasStarted } from '../wire/progress.js';
 import * as P from '../wire/protocol.js';
 
@@ -29,14 +30,8 @@ export interface SupervisorOptions {
   heartbeatMs: number;
 }
 
-/** The server options a supervisor depends on (server.ts: ServerOptions). */
-export interface WorkerServerOptions {
-  runDir: string;
-  maxPayload?: number;
-  hangGraceMs?: number;
-  cwd?: string;
-  env?: Record<string, string | undefined>;
-}
+/** The server options a supervisor depends on. */
+export type WorkerServerOptions = Pick<ServerOptions, 'runDir' | 'maxPayload' | 'hangGraceMs' | 'cwd' | 'env'>;
 
 /** The supervisor options of a server with these options: one rule, for the server and for an early start. */
 export function supervisorOptions(opts: WorkerServerOptions): SupervisorOptions {
@@ -188,7 +183,6 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
   private stderrTail = '';
   private readonly progressFd: number | undefined;
   private ringClosed = false;
-  private startCalled = false;
   private brokenWhy: string | undefined;
 
   constructor(private readonly opts: SupervisorOptions) {
@@ -202,7 +196,7 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
 
   /** Whether start() was called (an early worker is started before its server exists). */
   get launched(): boolean {
-    return this.startCalled;
+    return this.child !== undefined; // start() spawns at once, and a child is never forgotten
   }
 
   /** Whether stop() or killNow() was called since start(): no worker will be started again. */
@@ -246,7 +240,6 @@ export class WorkerSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   start(): void {
-    this.startCalled = true;
     this.stopping = false;
     this.spawnChild();
     this.heartbeat = setInterval(() => this.beat(), this.opts.heartbeatMs);

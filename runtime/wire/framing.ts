@@ -167,7 +167,8 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** Up to this many bytes a loop copies faster than TypedArray.prototype.set (a builtin call per message). */
 const LOOP_COPY_BELOW = 64;
 
-function copySmall(from: Uint8Array, to: Uint8Array, at: number): void {
+/** `to.set(from, at)`, by a loop for small messages (see LOOP_COPY_BELOW): also the server's framing of small client messages. */
+export function copySmall(from: Uint8Array, to: Uint8Array, at: number): void {
   const n = from.length;
   if (n >= LOOP_COPY_BELOW) return to.set(from, at);
   for (let i = 0; i < n; i++) to[at + i] = from[i]!;

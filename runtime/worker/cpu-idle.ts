@@ -13,6 +13,7 @@
  * "unknown" at once and the caller goes ahead as if idle.
  */
 import { readFile } from 'node:fs/promises';
+import { deadlineAt, isPast } from '../wire/deadline.js';
 
 export interface CpuIdleOptions {
   /** Default /proc/pressure/cpu. */
@@ -32,10 +33,10 @@ export async function cpuIdle(opts: CpuIdleOptions = {}): Promise<CpuIdleOutcome
   const file = opts.pressureFile ?? '/proc/pressure/cpu';
   const windowMs = opts.windowMs ?? 100;
   const busyShare = opts.busyShare ?? 0.25;
-  const giveUpAt = Date.now() + (opts.maxWaitMs ?? 10_000);
+  const giveUpAt = deadlineAt(opts.maxWaitMs ?? 10_000);
   let before = await stalledMicros(file);
   if (before === undefined) return 'unknown';
-  while (Date.now() < giveUpAt) {
+  while (!isPast(giveUpAt)) {
     const started = performance.now();
     await new Promise((resolve) => setTimeout(resolve, windowMs));
     const after = await stalledMicros(file);

@@ -13,6 +13,7 @@ import { RemoteError, RuntimeClient } from '../../index.js';
 import { processAlive } from '../../runtime/process-alive.js';
 import { RuntimeServer } from '../../runtime/server/server.js';
 import { startWorkerEarly, supervisorOptions, WorkerSupervisor } from '../../runtime/server/worker-supervisor.js';
+import { eventually } from '../support/serve.js';
 import { ProgressWriter } from '../../runtime/wire/progress.js';
 
 const TOKEN = 'start-up-test-token';
@@ -109,13 +110,6 @@ startUp('close() after a failed listen() resolves: a caller may close in a final
   }
 });
 
-/** Polls `cond` every 10 ms for at most `ms`. */
-async function until(cond: () => boolean, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
-  return cond();
-}
-
 const PID_APP = 'export function fn() { return process.pid; }\n';
 
 /** Listens and has `fn` of a PID_APP run dir called once: the pid of the worker that ran it. */
@@ -136,7 +130,7 @@ startUp('a server takes over the worker started early with its options: the same
   const early = startWorkerEarly(opts);
   let server: RuntimeServer | undefined;
   try {
-    assert.ok(await until(() => early.ready), 'the early worker became ready');
+    assert.ok(await eventually(() => early.ready, 10_000), 'the early worker became ready');
     const pid = early.pid!;
     server = new RuntimeServer(opts);
     assert.is(await servingPid(server), pid, 'the call ran in the early worker');
@@ -153,10 +147,10 @@ startUp('an early worker started with other options is stopped, and the server s
   const early = startWorkerEarly({ ...opts, env: { SOMETHING: 'else' } });
   let server: RuntimeServer | undefined;
   try {
-    assert.ok(await until(() => early.pid !== undefined), 'the early worker was spawned');
+    assert.ok(await eventually(() => early.pid !== undefined, 10_000), 'the early worker was spawned');
     const pid = early.pid!;
     server = new RuntimeServer(opts);
-    assert.ok(await until(() => !processAlive(pid)), 'the mismatched early worker was stopped');
+    assert.ok(await eventually(() => !processAlive(pid), 10_000), 'the mismatched early worker was stopped');
     assert.is.not(await servingPid(server), pid);
   } finally {
     early.killNow();
@@ -173,7 +167,7 @@ startUp('an early worker stopped before its server was made (a failed start) is 
   const early = startWorkerEarly(opts);
   let server: RuntimeServer | undefined;
   try {
-    assert.ok(await until(() => early.pid !== undefined), 'the early worker was spawned');
+    assert.ok(await eventually(() => early.pid !== undefined, 10_000), 'the early worker was spawned');
     const pid = early.pid!;
     early.killNow();
     server = new RuntimeServer(opts);
@@ -191,7 +185,7 @@ startUp('an early worker that broke before the server listened fails listen() at
   let listening = false;
   let server: RuntimeServer | undefined;
   try {
-    assert.ok(await until(() => early.broken !== undefined), 'the worker counted as broken');
+    assert.ok(await eventually(() => early.broken !== undefined, 10_000), 'the worker counted as broken');
     server = new RuntimeServer(opts);
     const err = (await server.listen().then(() => (listening = true)).catch((e) => e)) as Error;
     assert.instance(err, Error);
@@ -211,7 +205,7 @@ startUp('a stopped supervisor says "unknown" of a call, and does not read its cl
   let other: number | undefined;
   try {
     worker.start();
-    assert.ok(await until(() => worker.ready), 'the worker became ready');
+    assert.ok(await eventually(() => worker.ready, 10_000), 'the worker became ready');
     const ring = (worker as unknown as { progressFd: number }).progressFd;
     await worker.stop();
     other = openSync(join(run.dir, 'other-file'), 'w+');

@@ -32,6 +32,8 @@ export class FrameWriter {
   private pendingBytes = 0;
   private scheduledNow = false;
   private scheduledTurn = false;
+  /** `now` frames written since the last flush (see leaveAfter). */
+  private nowSinceFlush = 0;
 
   /**
    * `when`: how a flush is scheduled after the first write of a batch. `turn`
@@ -41,16 +43,21 @@ export class FrameWriter {
    * no wait to a lone one. A write can ask for the other rule: a stream's
    * items gather for the turn (one pipe write for many), while a result
    * written among them still leaves at once and takes them along.
+   *
+   * `leaveAfter`: a batch of `now` frames also leaves once it holds this many
+   * (0: never early). See WORKER_RESULTS_PER_WRITE for why the worker's does.
    */
   constructor(
     private readonly socket: Socket,
     private readonly when: 'turn' | 'now' = 'turn',
+    private readonly leaveAfter = 0,
   ) {}
 
   write(conn: number, message: Uint8Array, meta: FrameMeta = NO_META, when: 'turn' | 'now' = this.when): void {
     this.pending.push({ conn, message, seq: meta.seq, at: meta.at });
     this.pendingBytes += PIPE_HEADER + message.length;
     if (when === 'now') {
+      if (this.leaveAfter > 0 && ++this.nowSinceFlush >= this.leaveAfter) return this.flush();
       if (!this.scheduledNow) {
         this.scheduledNow = true;
         queueMicrotask(this.flush);
@@ -86,6 +93,7 @@ export class FrameWriter {
   }
 
   flush = (): void => {
+    this.nowSinceFlush = 0;
     this.scheduledNow = false;
     this.scheduledTurn = false;
     if (this.pending.length === 0) return;

@@ -83,4 +83,28 @@ test('a frame written to leave now goes before the turn ends and takes the gathe
   assert.is(writes.length, 1, 'the turn ends with nothing left to write');
 });
 
+test('with leaveAfter, each leaveAfter-th frame to leave now takes the batch out at once, in order; the rest leave after the code returns', async () => {
+  const { socket, writes } = recordingSocket();
+  const w = new FrameWriter(socket, 'now', 48);
+  for (let i = 0; i < 47; i++) w.write(1, Uint8Array.of(i));
+  assert.is(writes.length, 0, 'below leaveAfter nothing leaves while the code runs');
+  w.write(1, Uint8Array.of(47));
+  assert.is(writes.length, 1, 'the 48th frame takes the batch out at once');
+  for (let i = 48; i < 100; i++) w.write(1, Uint8Array.of(i));
+  assert.is(writes.length, 2, 'the count starts again after each write');
+  await Promise.resolve();
+  assert.is(writes.length, 3, 'the last 4 leave on the microtask');
+  assert.equal(framesIn(writes), [...Array(100).keys()]);
+});
+
+test('frames gathered for the turn do not count towards leaveAfter', async () => {
+  const { socket, writes } = recordingSocket();
+  const w = new FrameWriter(socket, 'now', 4);
+  for (let i = 0; i < 10; i++) w.write(1, Uint8Array.of(i), undefined, 'turn');
+  await Promise.resolve();
+  assert.is(writes.length, 0);
+  await new Promise((r) => setImmediate(r));
+  assert.is(writes.length, 1);
+});
+
 test.run();

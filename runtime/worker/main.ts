@@ -44,7 +44,8 @@ const pipe = new Socket({ fd: 3, readable: true, writable: true });
  * Results leave in writes of at most this many, not all of one read's calls at once: with 64 calls in
  * flight the client (on another CPU) then starts on the first answers while this worker still runs the
  * rest, where one write of all 64 made the two sides take turns. Measured A/B (calls/s with 64 in
- * flight, docs/benchmarks.md): +15-20% with the client on another CPU, within the noise on the same one.
+ * flight, docs/benchmarks.md): +20% with the client on another CPU, within the noise on the same one
+ * (fewer per write cost more there: each write is one more wake-up of the server).
  */
 const WORKER_RESULTS_PER_WRITE = 48;
 const out = new FrameWriter(pipe, 'now', WORKER_RESULTS_PER_WRITE);

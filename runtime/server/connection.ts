@@ -90,7 +90,7 @@ export class Connection {
     } else {
       this.flushBatch(); // what was sent before leaves before
       corkForTick(this.ws);
-      this.ws.send(bytes);
+      this.ws.send(bytes, this.wrote);
     }
     if (!this.congestedFlag && this.ws.bufferedAmount + this.batchBytes > this.limits.sendQueueBytes) this.congest();
   }
@@ -124,7 +124,16 @@ export class Connection {
       copySmall(m, out, off);
       off += n;
     }
-    socket.write(out);
+    socket.write(out, this.wrote);
+  };
+
+  /**
+   * A write left for the kernel. The socket says 'drain' only after a write that filled its own buffer
+   * (16 KiB): below a send-queue bound smaller than that, or when a congested client reads again what
+   * was written without filling it, completed writes are the only sign that the queue went down.
+   */
+  private readonly wrote = (): void => {
+    if (this.congestedFlag) this.drained();
   };
 
   sendMessage(message: unknown[]): void {

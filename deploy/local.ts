@@ -62,8 +62,11 @@ function prepare(projectDir: string): Promise<string> {
 
 export class LocalDeployment implements Deployment {
   private readonly sandboxes = new Map<string, LocalSandbox>();
-  /** Sandboxes whose delete() is under way: gone for everything but get(), which reports them until their server has exited. */
-  private readonly deleting = new Map<string, LocalSandbox>();
+  /**
+   * Sandboxes whose delete() is under way, with that deletion: gone for everything but get(), which
+   * reports them until their server has exited, and a second delete(), which waits for the same end.
+   */
+  private readonly deleting = new Map<string, { sb: LocalSandbox; done: Promise<void> }>();
 
   async create(config: SandboxConfig): Promise<Sandbox> {
     if (!config.bundle) throw new Error('local deployment: config.bundle must be the project directory to serve');
@@ -171,29 +174,32 @@ export class LocalDeployment implements Deployment {
   }
 
   async delete(id: string): Promise<void> {
+    const under = this.deleting.get(id);
+    if (under) return under.done;
     const sb = this.sandboxes.get(id);
     if (!sb) return;
     this.sandboxes.delete(id);
-    this.deleting.set(id, sb);
+    const done = this.stop(sb).finally(() => this.deleting.delete(id));
+    this.deleting.set(id, { sb, done });
+    return done;
+  }
+
+  private async stop(sb: LocalSandbox): Promise<void> {
     const { child } = sb;
     sb.lifetime?.cancel();
-    try {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-        await sb.exited;
-        clearTimeout(timer);
-      }
-      for (const dir of sb.temp) removeLocalTempDir(dir);
-      sb.info.state = 'deleted';
-    } finally {
-      this.deleting.delete(id);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+      await sb.exited;
+      clearTimeout(timer);
     }
+    for (const dir of sb.temp) removeLocalTempDir(dir);
+    sb.info.state = 'deleted';
   }
 
   async get(id: string): Promise<SandboxInfo> {
     // One being deleted still runs until its server has exited (it may still accept a connection): not 'deleted' yet.
-    const sb = this.sandboxes.get(id) ?? this.deleting.get(id);
+    const sb = this.sandboxes.get(id) ?? this.deleting.get(id)?.sb;
     if (!sb) return { id, state: 'deleted', created: new Date(0), image: '', bundle: '' };
     return { ...sb.info };
   }

@@ -307,6 +307,23 @@ test('a sandbox being deleted is not reported deleted before its server has exit
   }
 });
 
+test('a second delete() while the first is under way resolves only once the server has exited', async () => {
+  const d = new LocalDeployment();
+  const sandbox = await d.create({ image: '', bundle: ctx.project, startupTimeoutMs: 120_000 });
+  const first = d.delete(sandbox.id);
+  try {
+    await d.delete(sandbox.id);
+    assert.is((await d.get(sandbox.id)).state, 'deleted', 'the second delete() returned before the sandbox was gone');
+    const refused = await RuntimeClient.connect(sandbox).then(
+      async (c) => (await c.close(), 'connected'),
+      () => 'refused',
+    );
+    assert.is(refused, 'refused');
+  } finally {
+    await first.catch(() => undefined);
+  }
+});
+
 test('a sandbox past its lifetimeMs is deleted: its server is gone', async () => {
   const d = new LocalDeployment();
   const sandbox = await d.create({ image: '', bundle: ctx.project, lifetimeMs: 3000, startupTimeoutMs: 120_000 });

@@ -94,13 +94,18 @@ export async function writeLayer(entries: LayerEntry[], outFile: string, epoch =
  */
 export function addFileEntry(pack: tar.Pack, header: Parameters<tar.Pack['entry']>[0], file: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const source = createReadStream(file);
+    // The entry first: on an archive already destroyed (its reader went away) entry() throws, and a file
+    // opened before it would stay open.
+    let source: ReturnType<typeof createReadStream> | undefined;
     const fail = (err: Error) => {
-      source.destroy();
+      source?.destroy();
       reject(err);
     };
     const sink = pack.entry(header, (err) => (err ? fail(err) : resolve()));
+    source = createReadStream(file);
     sink.on('error', fail);
+    // An entry destroyed with the archive may close without an error of its own: the file goes with it.
+    sink.on('close', () => source?.destroy());
     source.on('error', fail);
     source.pipe(sink as unknown as NodeJS.WritableStream);
   });
